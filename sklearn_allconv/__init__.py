@@ -5,6 +5,20 @@ A scikit-learn compatible implementation of L. Hertel, H. Phan and A. Mertins,
 masked global pooling", DCASE 2016.
 """
 
+from .estimators import AudioTagger, GroupValidSplit, SceneClassifier
+from .features import STFTTransformer
+from .metrics import eer_scorer, equal_error_rate
+from .network import AllConvNet
+
 __version__ = "0.1.0.dev0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "AllConvNet",
+    "AudioTagger",
+    "GroupValidSplit",
+    "STFTTransformer",
+    "SceneClassifier",
+    "__version__",
+    "eer_scorer",
+    "equal_error_rate",
+]

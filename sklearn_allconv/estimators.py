@@ -1,0 +1,993 @@
+"""Scikit-learn estimators around :class:`~sklearn_allconv.network.AllConvNet`.
+
+:class:`SceneClassifier` (single label, softmax) and :class:`AudioTagger`
+(multi-label, sigmoid) are :class:`skorch.NeuralNet` subclasses: every part of
+the training is reachable as a parameter (``module__n_filters``, ``lr``,
+``optimizer__weight_decay``, ``callbacks__early_stopping__patience``, ...), so
+that :class:`~sklearn.model_selection.GridSearchCV` can tune it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.base import ClassifierMixin
+from sklearn.model_selection import (
+    GroupShuffleSplit,
+    ShuffleSplit,
+    StratifiedShuffleSplit,
+)
+from sklearn.preprocessing import MultiLabelBinarizer
+from sklearn.utils import check_random_state
+from sklearn.utils.multiclass import type_of_target
+from sklearn.utils.validation import check_array, column_or_1d
+from skorch import NeuralNet
+from skorch.callbacks import EarlyStopping, LRScheduler
+from skorch.dataset import ValidSplit
+from torch.optim.lr_scheduler import ReduceLROnPlateau
+from torch.utils.data import DataLoader, default_collate
+
+from .metrics import equal_error_rate
+from .network import AllConvNet
+
+__all__ = ["AudioTagger", "GroupValidSplit", "SceneClassifier"]
+
+
+class GroupValidSplit:
+    """Internal train/validation split that keeps recording groups together.
+
+    Used as ``train_split`` by the estimators: it holds out ``valid_size`` of the
+    training clips for early stopping and the learning-rate schedule. When the
+    estimator's ``fit`` receives ``groups`` (recording or location ids), whole
+    groups are held out (:class:`~sklearn.model_selection.GroupShuffleSplit`),
+    so clips of one recording never sit on both sides.
+
+    Parameters
+    ----------
+    valid_size : float, default=0.2
+        Fraction of the clips (of the groups, when groups are given) held out.
+    stratified : bool, default=False
+        Stratify the split by class when no groups are given. Falls back to an
+        unstratified split when a class has fewer than two clips.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the split. None uses the seed the estimator derives from its own
+        ``random_state``.
+
+    Examples
+    --------
+    >>> from sklearn_allconv import SceneClassifier, GroupValidSplit
+    >>> clf = SceneClassifier(train_split=GroupValidSplit(0.25))
+    """
+
+    def __init__(
+        self,
+        valid_size: float = 0.2,
+        *,
+        stratified: bool = False,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.valid_size = valid_size
+        self.stratified = stratified
+        self.random_state = random_state
+
+    def __call__(
+        self,
+        dataset: Any,
+        y: Any = None,
+        groups: Any = None,
+        *,
+        random_state: int | None = None,
+    ) -> tuple[Any, Any]:
+        """Split ``dataset`` into a training and a validation subset.
+
+        Parameters
+        ----------
+        dataset : torch Dataset
+            The training data.
+        y : array-like, optional
+            Encoded targets, used for stratification.
+        groups : array-like of shape (n_clips,), optional
+            Group ids; whole groups are held out when given.
+        random_state : int, optional
+            Seed used when the split's own ``random_state`` is None.
+
+        Returns
+        -------
+        dataset_train, dataset_valid : torch Subset
+            The two parts.
+        """
+        seed = self.random_state if self.random_state is not None else random_state
+        if groups is not None:
+            if len(np.unique(groups)) < 2:
+                raise ValueError(
+                    "The internal validation split needs at least 2 groups, got 1. "
+                    "Pass more groups, or train_split=None to train on all data "
+                    "without early stopping."
+                )
+            cv = GroupShuffleSplit(
+                n_splits=1, test_size=self.valid_size, random_state=seed
+            )
+        elif self.stratified and y is not None and np.ndim(y) == 1 and (
+            np.unique(np.asarray(y), return_counts=True)[1].min() >= 2
+        ):
+            cv = StratifiedShuffleSplit(
+                n_splits=1, test_size=self.valid_size, random_state=seed
+            )
+        else:
+            cv = ShuffleSplit(n_splits=1, test_size=self.valid_size, random_state=seed)
+        return ValidSplit(cv)(dataset, y, groups=groups)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(valid_size={self.valid_size}, "
+            f"stratified={self.stratified}, random_state={self.random_state})"
+        )
+
+
+# Module-level defaults: the split objects are stateless, and clone() copies them.
+_SCENE_SPLIT = GroupValidSplit(0.2, stratified=True)
+_TAG_SPLIT = GroupValidSplit(0.2)
+
+
+class _PadCollate:
+    """Collate (features, target) pairs into a zero-padded batch with lengths.
+
+    With ``random_crop``, one crop length is drawn per batch, uniformly between
+    ``min_frames`` and the longest clip (paper section 3.1: "h randomly chosen
+    within its valid range"); each longer clip is cut to it at a random offset,
+    shorter clips are kept whole and masked. Randomness comes from torch's
+    generator, which the estimators seed.
+    """
+
+    def __init__(self, *, random_crop: bool = False, min_frames: int = 1) -> None:
+        self.random_crop = random_crop
+        self.min_frames = min_frames
+
+    def __call__(self, batch: Sequence[tuple[np.ndarray, Any]]) -> tuple[dict, Any]:
+        clips = [clip for clip, _ in batch]
+        lengths = np.array([clip.shape[0] for clip in clips])
+        starts = np.zeros(len(clips), dtype=np.int64)
+        if self.random_crop:
+            longest = int(lengths.max())
+            low = min(self.min_frames, longest)
+            crop = int(torch.randint(low, longest + 1, ()))
+            slack = np.maximum(lengths - crop, 0)
+            starts = (torch.rand(len(clips)).numpy() * (slack + 1)).astype(np.int64)
+            lengths = np.minimum(lengths, crop)
+        X = np.zeros((len(clips), lengths.max(), clips[0].shape[1]), dtype=np.float32)
+        for row, clip, start, length in zip(X, clips, starts, lengths, strict=True):
+            row[:length] = clip[start : start + length]
+        targets = default_collate([target for _, target in batch])
+        return {"X": torch.from_numpy(X), "lengths": torch.from_numpy(lengths)}, targets
+
+
+class _EarlyStopping(EarlyStopping):
+    """Early stopping that switches itself off when there is no validation data."""
+
+    def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
+        if self.monitor in net.history[-1]:
+            super().on_epoch_end(net, **kwargs)
+
+    def on_train_end(self, net: NeuralNet, **kwargs: Any) -> None:
+        if self.load_best and self.best_model_weights_ is not None:
+            super().on_train_end(net, **kwargs)
+
+
+class _PlateauLRScheduler(LRScheduler):
+    """Halve the learning rate on a validation plateau; idle without validation."""
+
+    def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
+        if self.monitor in net.history[-1]:
+            super().on_epoch_end(net, **kwargs)
+
+
+class _AutoDevice:
+    """Resolve ``device="auto"`` for skorch while ``get_params`` keeps "auto".
+
+    skorch moves modules and tensors with ``self.device``; this data descriptor
+    hands it ``"cuda"`` or ``"cpu"`` while the parameter stays as given, so that
+    ``clone`` and ``get_params`` see the user's value.
+    """
+
+    def __get__(self, obj: Any, objtype: Any = None) -> Any:
+        if obj is None:
+            return self
+        params = obj if isinstance(obj, dict) else obj.__dict__
+        device = params.get("device", "auto")
+        if device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        return device
+
+    def __set__(self, obj: Any, value: Any) -> None:
+        obj.__dict__["device"] = value
+
+
+class _AllConvEstimator(NeuralNet):
+    """Shared machinery of :class:`SceneClassifier` and :class:`AudioTagger`."""
+
+    device = _AutoDevice()
+    _random_crop = False
+
+    def __init__(
+        self,
+        *,
+        module: type[torch.nn.Module] = AllConvNet,
+        criterion: Any,
+        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        lr: float = 1e-3,
+        optimizer__weight_decay: float = 4e-4,
+        max_epochs: int = 100,
+        batch_size: int = 96,
+        train_split: Any = None,
+        callbacks: Any = None,
+        predict_nonlinearity: Any = "auto",
+        warm_start: bool = False,
+        verbose: int = 0,
+        device: str | None = "auto",
+        short_clips: str = "error",
+        random_state: int | np.random.RandomState | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            module=module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            optimizer__weight_decay=optimizer__weight_decay,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            callbacks=callbacks,
+            predict_nonlinearity=predict_nonlinearity,
+            warm_start=warm_start,
+            verbose=verbose,
+            device=device,
+            **kwargs,
+        )
+        self.short_clips = short_clips
+        self.random_state = random_state
+
+    def get_params(self, deep: bool = True, **kwargs: Any) -> dict[str, Any]:
+        params = super().get_params(deep=deep, **kwargs)
+        params["device"] = self.__dict__["device"]
+        return params
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # skorch maps the saved tensors with state["device"]: resolve "auto" here.
+        requested = state.get("device")
+        if requested == "auto":
+            state = {**state, "device": _AutoDevice().__get__(state)}
+        super().__setstate__(state)
+        if requested == "auto":
+            self.__dict__["device"] = "auto"
+
+    @property
+    def _default_callbacks(self) -> list[tuple[str, Any]]:
+        return [
+            *super()._default_callbacks,
+            (
+                "lr_plateau",
+                _PlateauLRScheduler(
+                    policy=ReduceLROnPlateau,
+                    monitor="valid_loss",
+                    mode="min",
+                    factor=0.5,
+                    patience=3,
+                ),
+            ),
+            (
+                "early_stopping",
+                _EarlyStopping(monitor="valid_loss", patience=10, load_best=True),
+            ),
+        ]
+
+    # -- data --------------------------------------------------------------
+
+    def _check_clips(self, X: Any, *, reset: bool) -> np.ndarray:
+        """Validate features and return them as an object array of float32 clips."""
+        if isinstance(X, (str, bytes)):
+            raise TypeError(
+                "Expected a sequence of (frames x bins) spectrograms, e.g. the "
+                f"output of STFTTransformer; got {type(X).__name__}."
+            )
+        if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) < 2:
+            # Rows of numbers, as X.tolist() gives: the array form below.
+            X = np.asarray(X)
+        if isinstance(X, (list, tuple)) or (
+            isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
+        ):
+            clips = list(X)
+        else:
+            # Arrays get scikit-learn's usual checks (sparse, complex, empty, NaN).
+            X = check_array(
+                X, dtype=(np.float32, np.float64), allow_nd=True, input_name="X"
+            )
+            if X.ndim == 2:
+                X = X[:, np.newaxis, :]
+            elif X.ndim != 3:
+                raise ValueError(
+                    "Expected a sequence of (frames x bins) spectrograms or a 3-D "
+                    f"array (clips x frames x bins), got an array of shape {X.shape}."
+                )
+            clips = list(X)
+        if len(clips) == 0:
+            raise ValueError("Found 0 clips; at least one clip is required.")
+        n_bins = self.n_bins_ if not reset else None
+        min_frames = self._min_frames()
+        out = np.empty(len(clips), dtype=object)
+        for index, clip in enumerate(clips):
+            clip = np.asarray(clip)
+            if clip.dtype.kind not in "fiub" or clip.dtype.kind == "b":
+                raise TypeError(
+                    f"Clip {index} has dtype {clip.dtype}; expected real-valued "
+                    "spectrogram frames."
+                )
+            if clip.ndim != 2:
+                raise ValueError(
+                    f"Clip {index} has shape {clip.shape}; expected a 2-D (frames x "
+                    "bins) spectrogram such as STFTTransformer produces."
+                )
+            if n_bins is None:
+                n_bins = clip.shape[1]
+            if clip.shape[1] != n_bins:
+                fitted = "the model was fitted with" if not reset else "clip 0 has"
+                raise ValueError(
+                    f"Clip {index} has {clip.shape[1]} frequency bins but {fitted} "
+                    f"{n_bins}. Use features computed with the same sample rate and "
+                    "window as the training features."
+                )
+            clip = np.ascontiguousarray(clip, dtype=np.float32)
+            if not np.isfinite(clip).all():
+                raise ValueError(f"Clip {index} contains NaN or infinite values.")
+            if clip.shape[0] < min_frames:
+                if self.short_clips != "pad":
+                    raise ValueError(
+                        f"Clip {index} has {clip.shape[0]} frames; the network needs "
+                        f"at least {min_frames} (with a 15 ms hop, "
+                        f"{(min_frames - 1) * 15 + 25} ms of audio). Drop it, pad "
+                        "it, or set short_clips='pad' to repeat short clips up to "
+                        "the minimum length."
+                    )
+                clip = np.pad(clip, ((0, min_frames - clip.shape[0]), (0, 0)), "wrap")
+            out[index] = clip
+        if reset:
+            self.n_bins_ = n_bins
+        return out
+
+    def _min_frames(self) -> int:
+        if getattr(self, "module_", None) is not None and hasattr(
+            self.module_, "min_frames"
+        ):
+            return self.module_.min_frames
+        params = self.get_params_for("module")
+        if self.module is AllConvNet or isinstance(self.module, type) and issubclass(
+            self.module, AllConvNet
+        ):
+            probe = AllConvNet(
+                n_bins=1,
+                n_outputs=1,
+                n_filters=1,
+                n_strided_layers=params.get("n_strided_layers", 3),
+                kernel_size=params.get("kernel_size", 3),
+                stride=params.get("stride", 2),
+            )
+            return probe.min_frames
+        return 1
+
+    def get_iterator(self, dataset: Any, training: bool = False) -> DataLoader:
+        """Return a DataLoader that pads each batch and passes clip lengths.
+
+        Training batches of :class:`SceneClassifier` are random crops; set
+        ``iterator_train__collate_fn`` / ``iterator_valid__collate_fn`` to
+        replace the collate function.
+        """
+        prefix = "iterator_train" if training else "iterator_valid"
+        kwargs = self.get_params_for(prefix)
+        kwargs.setdefault(
+            "collate_fn",
+            _PadCollate(
+                random_crop=training and self._random_crop,
+                min_frames=self._min_frames(),
+            ),
+        )
+        kwargs.setdefault("batch_size", self.batch_size)
+        if kwargs["batch_size"] == -1:
+            kwargs["batch_size"] = len(dataset)
+        if training:
+            kwargs.setdefault("shuffle", True)
+        iterator = self.iterator_train if training else self.iterator_valid
+        return iterator(dataset, **kwargs)
+
+    def initialize_module(self) -> _AllConvEstimator:
+        """Build the module for the number of bins and outputs seen in ``fit``."""
+        if not hasattr(self, "n_bins_"):
+            raise RuntimeError(
+                f"{type(self).__name__}.initialize() needs the data: call fit(X, y)."
+            )
+        kwargs = {
+            "n_bins": self.n_bins_,
+            "n_outputs": self._n_outputs(),
+            **self.get_params_for("module"),
+        }
+        self.module_ = self.initialized_instance(self.module, kwargs)
+        return self
+
+    def get_split_datasets(
+        self, X: Any, y: Any = None, groups: Any = None, **fit_params: Any
+    ) -> tuple[Any, Any]:
+        """Split off the validation data, keeping ``groups`` on one side."""
+        dataset = self.get_dataset(X, y)
+        if not self.train_split:
+            return dataset, None
+        kwargs = {} if groups is None else {"groups": np.asarray(groups)}
+        if isinstance(self.train_split, GroupValidSplit):
+            kwargs["random_state"] = self.split_seed_
+        return self.train_split(dataset, y, **kwargs)
+
+    def run_single_epoch(
+        self,
+        iterator: Any,
+        training: bool,
+        prefix: str,
+        step_fn: Any,
+        **fit_params: Any,
+    ) -> None:
+        # ``groups`` is for the split only; it must not reach module.forward.
+        fit_params.pop("groups", None)
+        super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+
+    # -- fitting -----------------------------------------------------------
+
+    def _validate_estimator_params(self) -> None:
+        if self.short_clips not in ("error", "pad"):
+            raise ValueError(
+                f"short_clips must be 'error' or 'pad', got {self.short_clips!r}."
+            )
+
+    def _fit(
+        self, X: Any, y: Any, groups: Any, fit_params: dict, *, partial: bool
+    ) -> _AllConvEstimator:
+        self._validate_estimator_params()
+        reset = not (partial or self.warm_start) or not self.initialized_
+        clips = self._check_clips(X, reset=reset)
+        targets = self._encode_targets(y, len(clips), reset=reset)
+        if groups is not None:
+            groups = np.asarray(groups)
+            if groups.shape != (len(clips),):
+                raise ValueError(
+                    f"groups has shape {groups.shape}; expected ({len(clips)},), one "
+                    "group id per clip."
+                )
+            fit_params["groups"] = groups
+        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        self.split_seed_ = seed
+        devices = [torch.cuda.current_device()] if str(self.device).startswith(
+            "cuda"
+        ) else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(seed)
+            if reset:
+                self.initialize()
+            super().partial_fit(clips, targets, **fit_params)
+        return self
+
+    def fit(
+        self, X: Any, y: Any, groups: Any = None, **fit_params: Any
+    ) -> _AllConvEstimator:
+        """Initialize the network and train it.
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, bins), or ndarray
+            Spectrograms, e.g. the output of
+            :class:`~sklearn_allconv.STFTTransformer`; a 3-D array is a batch of
+            equal-length spectrograms and a 2-D array a set of one-frame clips.
+        y : array-like
+            Targets.
+        groups : array-like of shape (n_clips,), optional
+            Recording or location ids. The internal validation split then holds
+            out whole groups.
+        **fit_params : dict
+            Passed on to the module's ``forward``.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
+        return self._fit(X, y, groups, fit_params, partial=False)
+
+    def partial_fit(
+        self,
+        X: Any,
+        y: Any,
+        classes: Any = None,
+        groups: Any = None,
+        **fit_params: Any,
+    ) -> _AllConvEstimator:
+        """Train for ``max_epochs`` more epochs without re-initializing.
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, bins), or ndarray
+            Spectrograms.
+        y : array-like
+            Targets, encoded with the classes seen in the first fit.
+        classes : None
+            Ignored; the classes are those of the first call.
+        groups : array-like of shape (n_clips,), optional
+            Recording or location ids for the internal validation split.
+        **fit_params : dict
+            Passed on to the module's ``forward``.
+
+        Returns
+        -------
+        self
+            The fitted estimator.
+        """
+        return self._fit(X, y, groups, fit_params, partial=True)
+
+    def forward_iter(
+        self, X: Any, training: bool = False, device: str = "cpu"
+    ) -> Any:
+        """Yield the module's outputs batch by batch, after validating ``X``."""
+        self.check_is_fitted()
+        if not isinstance(X, torch.utils.data.Dataset):
+            X = self._check_clips(X, reset=False)
+        yield from super().forward_iter(X, training=training, device=device)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class or tag probabilities of each clip, from the whole clip.
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, bins), or ndarray
+            Spectrograms.
+
+        Returns
+        -------
+        ndarray of shape (n_clips, n_outputs)
+            Probabilities (float32).
+        """
+        return super().predict_proba(X)
+
+    def _n_outputs(self) -> int:
+        return len(self.classes_)
+
+
+class SceneClassifier(ClassifierMixin, _AllConvEstimator):
+    """Single-label acoustic scene classifier: the paper's network with softmax.
+
+    Trains :class:`~sklearn_allconv.AllConvNet` with the recipe of the paper
+    (section 3.2): Adam, learning rate 1e-3 halved when the validation loss
+    plateaus, mini-batches of 96, weight decay 4e-4, early stopping, cross
+    entropy, on random crops of random length (section 3.1). Prediction uses
+    whole clips.
+
+    Parameters
+    ----------
+    module : type, default=AllConvNet
+        The network class; ``n_bins`` and ``n_outputs`` are set from the data.
+        Other constructor arguments go as ``module__<name>`` (for example
+        ``module__n_filters=128``, ``module__pooling="max"``).
+    criterion : type, default=torch.nn.CrossEntropyLoss
+        Loss on the logits.
+    optimizer : type, default=torch.optim.Adam
+        Optimizer class; its arguments go as ``optimizer__<name>``.
+    lr : float, default=1e-3
+        Initial learning rate.
+    optimizer__weight_decay : float, default=4e-4
+        L2 weight decay.
+    max_epochs : int, default=100
+        Maximal number of epochs; early stopping usually ends training sooner.
+    batch_size : int, default=96
+        Mini-batch size for training and prediction.
+    train_split : callable or None, default=GroupValidSplit(0.2, stratified=True)
+        Internal validation split for early stopping and the learning-rate
+        schedule; it keeps the ``groups`` given to :meth:`fit` together. None
+        trains on all data, and the validation-driven callbacks then idle.
+    random_crop : bool, default=True
+        Train on random crops: per batch a crop length is drawn uniformly
+        between the network's minimum and the longest clip, and longer clips
+        are cut to it at random offsets.
+    short_clips : {"error", "pad"}, default="error"
+        What to do with clips shorter than the network's minimum
+        (``module_.min_frames``, 15 frames by default): raise a ``ValueError``,
+        or repeat the clip up to the minimum length.
+    callbacks : list of (name, callback) or None, default=None
+        Extra skorch callbacks. The default ones are reachable by name:
+        ``callbacks__lr_plateau__patience`` (3),
+        ``callbacks__early_stopping__patience`` (10).
+    predict_nonlinearity : callable, "auto" or None, default="auto"
+        Applied to the logits by :meth:`predict_proba` (softmax for the cross
+        entropy).
+    warm_start : bool, default=False
+        Continue training from the current weights on :meth:`fit`.
+    verbose : int, default=0
+        Print skorch's epoch table when positive.
+    device : str, default="auto"
+        Torch device; "auto" takes CUDA when available, else the CPU.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialization, shuffling, crops and the validation split.
+        Runs on the CPU with the same seed give identical models. Torch's global
+        random state is left as it was.
+    **kwargs
+        Further skorch parameters, e.g. ``iterator_train__num_workers``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    n_bins_ : int
+        Frequency bins of the training spectrograms.
+    module_ : AllConvNet
+        The trained network.
+    history_ : skorch.History
+        Losses and learning rates per epoch.
+
+    See Also
+    --------
+    AudioTagger : The multi-label counterpart.
+    STFTTransformer : The features this estimator expects.
+
+    Notes
+    -----
+    The paper does not give the early-stopping and plateau patiences; the
+    defaults here are 10 and 3 epochs of no improvement of the validation loss.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_allconv import SceneClassifier, STFTTransformer
+    >>> from sklearn_allconv.datasets import make_acoustic_scenes
+    >>> X, y, groups = make_acoustic_scenes(sample_rate=8000, random_state=0)
+    >>> pipe = make_pipeline(
+    ...     STFTTransformer(sample_rate=8000),
+    ...     SceneClassifier(max_epochs=2, module__n_filters=32, random_state=0),
+    ... )
+    >>> pipe.fit(X, y).predict(X[:2]).shape
+    (2,)
+    """
+
+    def __init__(
+        self,
+        *,
+        module: type[torch.nn.Module] = AllConvNet,
+        criterion: type[torch.nn.Module] = torch.nn.CrossEntropyLoss,
+        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        lr: float = 1e-3,
+        optimizer__weight_decay: float = 4e-4,
+        max_epochs: int = 100,
+        batch_size: int = 96,
+        train_split: Any = _SCENE_SPLIT,
+        random_crop: bool = True,
+        short_clips: str = "error",
+        callbacks: Any = None,
+        predict_nonlinearity: Any = "auto",
+        warm_start: bool = False,
+        verbose: int = 0,
+        device: str | None = "auto",
+        random_state: int | np.random.RandomState | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            module=module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            optimizer__weight_decay=optimizer__weight_decay,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            callbacks=callbacks,
+            predict_nonlinearity=predict_nonlinearity,
+            warm_start=warm_start,
+            verbose=verbose,
+            device=device,
+            short_clips=short_clips,
+            random_state=random_state,
+            **kwargs,
+        )
+        self.random_crop = random_crop
+
+    @property
+    def _random_crop(self) -> bool:  # type: ignore[override]
+        return self.random_crop
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.non_deterministic = False
+        return tags
+
+    def _encode_targets(self, y: Any, n_clips: int, *, reset: bool) -> np.ndarray:
+        if y is None:
+            raise ValueError(
+                "SceneClassifier requires y to be passed, but the target y is None."
+            )
+        y = np.asarray(y)
+        if y.ndim == 2 and y.shape[1] == 1:
+            y = column_or_1d(y, warn=True)
+        if y.ndim != 1:
+            raise ValueError(
+                f"y has shape {y.shape}; SceneClassifier expects one label per clip "
+                "(1-D). For several labels per clip use AudioTagger."
+            )
+        if y.shape[0] != n_clips:
+            raise ValueError(
+                f"X has {n_clips} clips but y has {y.shape[0]} labels; they must match."
+            )
+        if type_of_target(y) == "continuous":
+            raise ValueError(
+                "Unknown label type: y holds continuous values; SceneClassifier "
+                "needs class labels."
+            )
+        if reset:
+            self.classes_, encoded = np.unique(y, return_inverse=True)
+            if len(self.classes_) < 2:
+                raise ValueError(
+                    f"y has 1 class ({self.classes_[0]!r}); a classifier needs at "
+                    "least 2 classes."
+                )
+            return encoded.astype(np.int64)
+        unknown = np.setdiff1d(y, self.classes_)
+        if unknown.size:
+            raise ValueError(f"y has labels not seen in the first fit: {unknown}.")
+        return np.searchsorted(self.classes_, y).astype(np.int64)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict the label of each clip.
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, bins), or ndarray
+            Spectrograms.
+
+        Returns
+        -------
+        ndarray of shape (n_clips,)
+            Predicted labels, from ``classes_``.
+        """
+        self.check_is_fitted()
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """Accuracy of :meth:`predict` on ``X`` against ``y``.
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, bins), or ndarray
+            Spectrograms.
+        y : array-like of shape (n_clips,)
+            True labels.
+        sample_weight : array-like of shape (n_clips,), optional
+            Sample weights.
+
+        Returns
+        -------
+        float
+            Mean accuracy.
+        """
+        return ClassifierMixin.score(self, X, y, sample_weight=sample_weight)
+
+
+def _sigmoid(logits: torch.Tensor) -> torch.Tensor:
+    return torch.sigmoid(logits)
+
+
+class AudioTagger(ClassifierMixin, _AllConvEstimator):
+    """Multi-label audio tagger: the paper's network with sigmoid outputs.
+
+    Trains :class:`~sklearn_allconv.AllConvNet` on whole clips with a binary
+    cross entropy per tag and the paper's recipe (section 3.2): Adam, learning
+    rate 1e-3 halved when the validation loss plateaus, mini-batches of 96,
+    weight decay 4e-4, early stopping.
+
+    Parameters
+    ----------
+    module : type, default=AllConvNet
+        The network class; ``n_bins`` and ``n_outputs`` are set from the data.
+    criterion : type, default=torch.nn.BCEWithLogitsLoss
+        Loss on the logits.
+    optimizer : type, default=torch.optim.Adam
+        Optimizer class; its arguments go as ``optimizer__<name>``.
+    lr : float, default=1e-3
+        Initial learning rate.
+    optimizer__weight_decay : float, default=4e-4
+        L2 weight decay.
+    max_epochs : int, default=100
+        Maximal number of epochs.
+    batch_size : int, default=96
+        Mini-batch size for training and prediction.
+    train_split : callable or None, default=GroupValidSplit(0.2)
+        Internal validation split (unstratified: multi-label targets cannot be
+        stratified); keeps the ``groups`` given to :meth:`fit` together. None
+        trains on all data without early stopping.
+    threshold : float, default=0.5
+        Probability above which :meth:`predict` sets a tag.
+    short_clips : {"error", "pad"}, default="error"
+        What to do with clips shorter than the network's minimum.
+    callbacks : list of (name, callback) or None, default=None
+        Extra skorch callbacks; the default ones are ``lr_plateau`` and
+        ``early_stopping``.
+    predict_nonlinearity : callable or None, default=torch.sigmoid
+        Applied to the logits by :meth:`predict_proba`.
+    warm_start : bool, default=False
+        Continue training from the current weights on :meth:`fit`.
+    verbose : int, default=0
+        Print skorch's epoch table when positive.
+    device : str, default="auto"
+        Torch device; "auto" takes CUDA when available.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialization, shuffling and the validation split.
+    **kwargs
+        Further skorch parameters.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_tags,)
+        Tag names when ``y`` was given as lists of names, else ``arange(n_tags)``.
+    n_bins_ : int
+        Frequency bins of the training spectrograms.
+    module_ : AllConvNet
+        The trained network.
+    history_ : skorch.History
+        Losses and learning rates per epoch.
+
+    See Also
+    --------
+    SceneClassifier : The single-label counterpart.
+    sklearn_allconv.metrics.equal_error_rate : The DCASE 2016 Task 4 metric.
+
+    Examples
+    --------
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_allconv import AudioTagger, STFTTransformer
+    >>> from sklearn_allconv.datasets import make_domestic_tags
+    >>> X, Y, groups = make_domestic_tags(random_state=0)
+    >>> pipe = make_pipeline(
+    ...     STFTTransformer(sample_rate=16000),
+    ...     AudioTagger(max_epochs=2, module__n_filters=32, random_state=0),
+    ... )
+    >>> pipe.fit(X, Y).predict_proba(X[:3]).shape
+    (3, 7)
+    """
+
+    def __init__(
+        self,
+        *,
+        module: type[torch.nn.Module] = AllConvNet,
+        criterion: type[torch.nn.Module] = torch.nn.BCEWithLogitsLoss,
+        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
+        lr: float = 1e-3,
+        optimizer__weight_decay: float = 4e-4,
+        max_epochs: int = 100,
+        batch_size: int = 96,
+        train_split: Any = _TAG_SPLIT,
+        threshold: float = 0.5,
+        short_clips: str = "error",
+        callbacks: Any = None,
+        predict_nonlinearity: Any = _sigmoid,
+        warm_start: bool = False,
+        verbose: int = 0,
+        device: str | None = "auto",
+        random_state: int | np.random.RandomState | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            module=module,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            optimizer__weight_decay=optimizer__weight_decay,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            callbacks=callbacks,
+            predict_nonlinearity=predict_nonlinearity,
+            warm_start=warm_start,
+            verbose=verbose,
+            device=device,
+            short_clips=short_clips,
+            random_state=random_state,
+            **kwargs,
+        )
+        self.threshold = threshold
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = False
+        tags.classifier_tags.multi_label = True
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def _encode_targets(self, y: Any, n_clips: int, *, reset: bool) -> np.ndarray:
+        if y is None:
+            raise ValueError(
+                "AudioTagger requires y to be passed, but the target y is None."
+            )
+        if isinstance(y, np.ndarray) and y.dtype != object or _is_numeric_rows(y):
+            Y = np.asarray(y)
+            if Y.ndim != 2:
+                raise ValueError(
+                    f"y has shape {Y.shape}; AudioTagger expects an (n_clips, n_tags) "
+                    "0/1 indicator matrix or one list of tag names per clip."
+                )
+            if not np.isin(Y, (0, 1)).all():
+                raise ValueError(
+                    "y must hold only 0 and 1 (tag absent / present); found values "
+                    f"{np.setdiff1d(np.unique(Y), [0, 1])[:5]}."
+                )
+            if reset:
+                self.classes_ = np.arange(Y.shape[1])
+            elif Y.shape[1] != len(self.classes_):
+                raise ValueError(
+                    f"y has {Y.shape[1]} tags; the model was fitted with "
+                    f"{len(self.classes_)}."
+                )
+        else:
+            binarizer = MultiLabelBinarizer(
+                classes=None if reset else self.classes_
+            )
+            Y = binarizer.fit_transform(y)
+            if reset:
+                self.classes_ = binarizer.classes_
+        if Y.shape[0] != n_clips:
+            raise ValueError(
+                f"X has {n_clips} clips but y has {Y.shape[0]} rows; they must match."
+            )
+        return Y.astype(np.float32)
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Predict the tags of each clip.
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, bins), or ndarray
+            Spectrograms.
+
+        Returns
+        -------
+        ndarray of shape (n_clips, n_tags)
+            0/1 indicator matrix: 1 where the probability exceeds ``threshold``.
+        """
+        self.check_is_fitted()
+        return (self.predict_proba(X) > self.threshold).astype(np.int64)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """One minus the mean equal error rate over tags (higher is better).
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, bins), or ndarray
+            Spectrograms.
+        y : array-like of shape (n_clips, n_tags)
+            True 0/1 tags (or lists of tag names).
+        sample_weight : None
+            Not supported; must be None.
+
+        Returns
+        -------
+        float
+            ``1 - equal_error_rate(y, predict_proba(X))``; tags without
+            positives in ``y`` are left out of the mean.
+        """
+        if sample_weight is not None:
+            raise ValueError("AudioTagger.score does not support sample_weight.")
+        Y = self._encode_targets(y, len(X), reset=False)
+        return 1.0 - equal_error_rate(Y, self.predict_proba(X))
+
+
+def _is_numeric_rows(y: Any) -> bool:
+    """Whether ``y`` is a nested sequence of numbers rather than of tag names."""
+    try:
+        first = next(iter(y))
+    except (TypeError, StopIteration):
+        return True
+    first = np.asarray(first)
+    return first.dtype.kind in "biuf"
