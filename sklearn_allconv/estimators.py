@@ -31,7 +31,7 @@ from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader, default_collate
 
 from .metrics import equal_error_rate
-from .network import AllConvNet
+from .network import AllConvNet, minimum_frames
 
 __all__ = ["AudioTagger", "GroupValidSplit", "SceneClassifier"]
 
@@ -300,6 +300,12 @@ class _AllConvEstimator(NeuralNet):
             isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
         ):
             clips = list(X)
+        elif np.ndim(X) == 1:
+            # check_array's own message would print every value.
+            raise ValueError(
+                f"Expected a sequence of spectrograms, got a 1-D array of shape "
+                f"{np.shape(X)}. Reshape your data: pass [spectrogram] for one clip."
+            )
         else:
             # Arrays get scikit-learn's usual checks (sparse, complex, empty, NaN).
             X = check_array(
@@ -358,23 +364,13 @@ class _AllConvEstimator(NeuralNet):
         return out
 
     def _min_frames(self) -> int:
-        if getattr(self, "module_", None) is not None and hasattr(
-            self.module_, "min_frames"
-        ):
-            return self.module_.min_frames
-        params = self.get_params_for("module")
-        if self.module is AllConvNet or isinstance(self.module, type) and issubclass(
-            self.module, AllConvNet
-        ):
-            probe = AllConvNet(
-                n_bins=1,
-                n_outputs=1,
-                n_filters=1,
-                n_strided_layers=params.get("n_strided_layers", 3),
-                kernel_size=params.get("kernel_size", 3),
-                stride=params.get("stride", 2),
-            )
-            return probe.min_frames
+        module = getattr(self, "module_", None)
+        if module is not None:
+            return getattr(module, "min_frames", 1)
+        if isinstance(self.module, type) and issubclass(self.module, AllConvNet):
+            params = self.get_params_for("module")
+            names = ("n_strided_layers", "kernel_size", "stride")
+            return minimum_frames(**{k: params[k] for k in names if k in params})
         return 1
 
     def get_iterator(self, dataset: Any, training: bool = False) -> DataLoader:

@@ -83,6 +83,13 @@ def _as_clip_sources(X: Any, *, min_samples: int) -> list[Any] | np.ndarray:
         return list(X)
     if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
         return list(X)
+    if isinstance(X, np.ndarray) and X.ndim == 1:
+        # check_array's own message would print every sample of the clip.
+        raise ValueError(
+            f"Expected a sequence of clips, got a single 1-D array of {X.shape[0]} "
+            "samples. Reshape your data: pass [clip] for one clip, or a 2-D array "
+            "whose rows are equal-length clips."
+        )
     if isinstance(X, np.ndarray) and X.dtype.kind in "iu":
         X = _pcm_to_float(X)
     return check_array(
@@ -228,7 +235,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
     >>> clips = [rng.standard_normal(16000), rng.standard_normal(8000)]
     >>> features = STFTTransformer(sample_rate=16000).fit_transform(clips)
     >>> [f.shape for f in features]
-    [(65, 201), (32, 201)]
+    [(66, 201), (32, 201)]
     """
 
     _parameter_constraints: dict = {

@@ -11,6 +11,7 @@ __all__ = [
     "MaskedBatchNorm1d",
     "MaskedGlobalPooling",
     "frame_mask",
+    "minimum_frames",
     "output_lengths",
 ]
 
@@ -38,6 +39,37 @@ def output_lengths(
     return torch.div(lengths - kernel_size, stride, rounding_mode="floor") + 1
 
 
+def minimum_frames(
+    *, n_strided_layers: int = 3, kernel_size: int = 3, stride: int = 2
+) -> int:
+    """The fewest input frames that give one output frame after the strided layers.
+
+    Parameters
+    ----------
+    n_strided_layers : int, default=3
+        Number of unpadded strided convolutions.
+    kernel_size : int, default=3
+        Their kernel size in frames.
+    stride : int, default=2
+        Their stride in frames.
+
+    Returns
+    -------
+    int
+        15 for the paper's three layers of kernel 3 and stride 2.
+
+    Examples
+    --------
+    >>> from sklearn_allconv.network import minimum_frames
+    >>> minimum_frames()
+    15
+    """
+    frames = 1
+    for _ in range(n_strided_layers):
+        frames = (frames - 1) * stride + kernel_size
+    return frames
+
+
 def frame_mask(lengths: torch.Tensor, n_frames: int) -> torch.Tensor:
     """Boolean mask of shape (batch, 1, n_frames), True on valid frames.
 
@@ -63,7 +95,10 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     In training mode the batch statistics (and so the running statistics) are
     computed over the valid frames only; in evaluation mode the running
     statistics are applied element-wise, so padding cannot matter. Without a
-    mask it is exactly :class:`torch.nn.BatchNorm1d`.
+    mask it is exactly :class:`torch.nn.BatchNorm1d`, except that a training
+    batch with a single value per channel (one clip of the minimum length),
+    which has no batch statistics, is normalized with the running statistics
+    instead of raising an error.
 
     Parameters
     ----------
@@ -85,6 +120,18 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
         self, x: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
         """Normalize ``x``; ``mask`` (batch, 1, time) marks the valid frames."""
+        if self.training and x.shape[0] * x.shape[2] == 1:
+            # One value per channel has no batch statistics (BatchNorm1d raises):
+            # normalize this batch with the running statistics instead.
+            return F.batch_norm(
+                x,
+                self.running_mean,
+                self.running_var,
+                self.weight,
+                self.bias,
+                training=False,
+                eps=self.eps,
+            )
         if mask is None or not self.training:
             return super().forward(x)
         weight = mask.to(x.dtype)
@@ -251,10 +298,11 @@ class AllConvNet(nn.Module):
     @property
     def min_frames(self) -> int:
         """The fewest input frames that yield one frame after the last layer."""
-        frames = 1
-        for _ in self.convs:
-            frames = (frames - 1) * self.stride + self.kernel_size
-        return frames
+        return minimum_frames(
+            n_strided_layers=len(self.convs),
+            kernel_size=self.kernel_size,
+            stride=self.stride,
+        )
 
     def reset_parameters(self) -> None:
         """He-initialize the weights; zero the biases; reset batch norm."""

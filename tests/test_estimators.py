@@ -1,0 +1,299 @@
+"""SceneClassifier and AudioTagger behave like scikit-learn classifiers."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
+
+from sklearn_allconv import AudioTagger, GroupValidSplit, SceneClassifier, eer_scorer
+from sklearn_allconv.estimators import _PadCollate
+
+N_BINS = 10
+LABELS = np.array(["beach", "cafe/restaurant", "park"])
+
+
+def _scenes(n_per_class=12, seed=0):
+    """Spectrogram-like clips whose class shows in a band of bins over time."""
+    rng = np.random.default_rng(seed)
+    X, y, groups = [], [], []
+    for label_index, label in enumerate(LABELS):
+        for i in range(n_per_class):
+            frames = rng.standard_normal((rng.integers(16, 60), N_BINS))
+            frames[:, 3 * label_index : 3 * label_index + 3] += 1.5
+            X.append(frames.astype(np.float32))
+            y.append(label)
+            groups.append(f"{label}-{i // 3}")
+    X_array = np.empty(len(X), dtype=object)
+    X_array[:] = X
+    return X_array, np.array(y), np.array(groups)
+
+
+def _tags(n=48, seed=0):
+    rng = np.random.default_rng(seed)
+    Y = (rng.random((n, 3)) < 0.4).astype(int)
+    X = np.empty(n, dtype=object)
+    for i in range(n):
+        frames = rng.standard_normal((rng.integers(16, 40), N_BINS))
+        frames[:, :3] += 2.0 * Y[i]
+        X[i] = frames.astype(np.float32)
+    return X, Y, np.arange(n) // 4
+
+
+def _small(estimator_class, **params):
+    defaults = {
+        "max_epochs": 8,
+        "batch_size": 8,
+        "module__n_filters": 16,
+        "random_state": 0,
+    }
+    return estimator_class(**{**defaults, **params})
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    return _scenes()
+
+
+@pytest.fixture(scope="module")
+def fitted_scene_classifier(scenes):
+    X, y, groups = scenes
+    return _small(SceneClassifier, lr=1e-2).fit(X, y, groups=groups)
+
+
+def test_scene_classifier_takes_string_labels_and_predicts_them(
+    scenes, fitted_scene_classifier
+):
+    X, y, _ = scenes
+    clf = fitted_scene_classifier
+    np.testing.assert_array_equal(clf.classes_, LABELS)
+    assert set(clf.predict(X)) <= set(LABELS)
+    proba = clf.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    assert clf.score(X, y) > 0.8
+
+
+def test_scene_classifier_learns_above_chance_in_grouped_cross_validation(scenes):
+    X, y, groups = scenes
+    scores = cross_val_score(
+        _small(SceneClassifier, lr=1e-2), X, y, groups=groups, cv=GroupKFold(3)
+    )
+    assert scores.mean() > 0.6  # chance is 1/3
+
+
+def test_same_random_state_gives_identical_predictions(scenes):
+    X, y, groups = scenes
+    first = _small(SceneClassifier, max_epochs=3).fit(X, y, groups=groups)
+    second = _small(SceneClassifier, max_epochs=3).fit(X, y, groups=groups)
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+    other = _small(SceneClassifier, max_epochs=3, random_state=1).fit(X, y)
+    assert not np.array_equal(first.predict_proba(X), other.predict_proba(X))
+
+
+def test_fit_leaves_torch_global_random_state_alone(scenes):
+    X, y, _ = scenes
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    _small(SceneClassifier, max_epochs=1).fit(X, y)
+    torch.testing.assert_close(torch.rand(3), expected)
+
+
+def test_prediction_does_not_depend_on_batch_size(scenes, fitted_scene_classifier):
+    X, _, _ = scenes
+    clf = clone(fitted_scene_classifier)
+    clf.__dict__.update(fitted_scene_classifier.__dict__)
+    one_at_a_time = clf.set_params(batch_size=1).predict_proba(X)
+    clf.set_params(batch_size=96)
+    np.testing.assert_allclose(clf.predict_proba(X), one_at_a_time, atol=1e-5)
+
+
+def test_internal_validation_split_keeps_groups_on_one_side(scenes):
+    X, y, groups = scenes
+    dataset = np.arange(len(X))
+    train, valid = GroupValidSplit(0.25)(dataset, y, groups=groups, random_state=0)
+    assert set(groups[train.indices]).isdisjoint(groups[valid.indices])
+    assert len(valid.indices) > 0
+
+
+def test_groups_reach_the_validation_split_but_not_the_network(scenes):
+    X, y, groups = scenes
+    seen = {}
+
+    def recording_split(dataset, y=None, groups=None, **kwargs):
+        seen["groups"] = groups
+        return GroupValidSplit(0.25)(dataset, y, groups=groups, **kwargs)
+
+    _small(SceneClassifier, max_epochs=1, train_split=recording_split).fit(
+        X, y, groups=groups
+    )
+    np.testing.assert_array_equal(seen["groups"], groups)
+
+
+def test_training_without_validation_switches_validation_callbacks_off(scenes):
+    X, y, _ = scenes
+    clf = _small(SceneClassifier, max_epochs=3, train_split=None).fit(X, y)
+    assert len(clf.history_) == 3
+    assert "valid_loss" not in clf.history_[-1]
+
+
+def test_early_stopping_ends_training_and_restores_the_best_epoch(scenes):
+    X, y, groups = scenes
+    clf = _small(
+        SceneClassifier,
+        max_epochs=60,
+        lr=0.05,
+        callbacks__early_stopping__patience=2,
+    ).fit(X, y, groups=groups)
+    assert len(clf.history_) < 60
+    losses = clf.history_[:, "valid_loss"]
+    assert np.argmin(losses) == len(losses) - 3
+
+
+def test_learning_rate_is_halved_on_a_validation_plateau(scenes):
+    X, y, groups = scenes
+    clf = _small(
+        SceneClassifier,
+        max_epochs=25,
+        lr=0.05,
+        callbacks__lr_plateau__patience=0,
+        callbacks__early_stopping=None,
+    ).fit(X, y, groups=groups)
+    lrs = [group["lr"] for group in clf.optimizer_.param_groups]
+    assert lrs[0] < 0.05
+    assert np.log2(0.05 / lrs[0]) == pytest.approx(round(np.log2(0.05 / lrs[0])))
+
+
+def test_random_crops_stay_within_each_clip():
+    torch.manual_seed(0)
+    # Frame t of clip c holds the value 1000 * c + t, so a crop shows its origin.
+    clips = [
+        (1000 * c + np.arange(n, dtype=np.float32))[:, None].repeat(2, axis=1)
+        for c, n in enumerate([15, 40, 90, 200])
+    ]
+    collate = _PadCollate(random_crop=True, min_frames=15)
+    crop_lengths = set()
+    for _ in range(200):
+        batch, _ = collate([(clip, 0) for clip in clips])
+        for c, (row, length) in enumerate(
+            zip(batch["X"].numpy(), batch["lengths"].numpy(), strict=True)
+        ):
+            values = row[:length, 0]
+            start = values[0] - 1000 * c
+            assert 15 <= length <= len(clips[c]) and start >= 0
+            np.testing.assert_array_equal(values, 1000 * c + start + np.arange(length))
+            assert np.all(row[length:] == 0)
+        crop_lengths.add(int(batch["lengths"].max()))
+    assert min(crop_lengths) < 60 and max(crop_lengths) > 150
+
+
+def test_prediction_uses_whole_clips(scenes):
+    X, _, _ = scenes
+    batch, _ = _PadCollate()([(clip, 0) for clip in X[:5]])
+    np.testing.assert_array_equal(batch["lengths"], [len(c) for c in X[:5]])
+
+
+def test_short_clips_raise_unless_padding_is_requested(scenes):
+    X, y, _ = scenes
+    short = X.copy()
+    short[4] = short[4][:9]
+    with pytest.raises(ValueError, match="Clip 4 has 9 frames; the network needs at"):
+        _small(SceneClassifier, max_epochs=1).fit(short, y)
+    clf = _small(SceneClassifier, max_epochs=1, short_clips="pad").fit(short, y)
+    assert clf.predict(short[4:5]).shape == (1,)
+
+
+def test_features_with_other_bins_than_at_fit_raise(fitted_scene_classifier):
+    with pytest.raises(ValueError, match="has 11 frequency bins but the model"):
+        fitted_scene_classifier.predict([np.zeros((20, N_BINS + 1), np.float32)])
+
+
+def test_device_auto_resolves_but_stays_auto_in_params():
+    clf = SceneClassifier()
+    assert clf.get_params()["device"] == "auto"
+    assert clf.device == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert clone(clf).get_params()["device"] == "auto"
+
+
+def test_everything_is_reachable_through_set_params():
+    clf = SceneClassifier().set_params(
+        lr=3e-4,
+        module__n_filters=64,
+        module__pooling="max",
+        optimizer__weight_decay=0.0,
+        callbacks__early_stopping__patience=4,
+    )
+    params = clf.get_params()
+    assert params["module__n_filters"] == 64 and params["lr"] == 3e-4
+    X, y, _ = _scenes(n_per_class=4)
+    clf.set_params(max_epochs=1, module__n_filters=4).fit(X, y)
+    assert clf.module_.pool.mode == "max"
+    assert dict(clf.callbacks_)["early_stopping"].patience == 4
+    assert clf.optimizer_.param_groups[0]["weight_decay"] == 0.0
+
+
+def test_pickle_round_trip_in_a_fresh_process_gives_identical_predictions(
+    scenes, fitted_scene_classifier, tmp_path
+):
+    X, _, _ = scenes
+    model_path, data_path = tmp_path / "model.pkl", tmp_path / "X.pkl"
+    model_path.write_bytes(pickle.dumps(fitted_scene_classifier))
+    data_path.write_bytes(pickle.dumps(X))
+    script = (
+        "import pickle, sys, numpy as np\n"
+        f"model = pickle.load(open({str(model_path)!r}, 'rb'))\n"
+        f"X = pickle.load(open({str(data_path)!r}, 'rb'))\n"
+        "np.save(sys.argv[1], model.predict_proba(X))\n"
+    )
+    out = tmp_path / "proba.npy"
+    subprocess.run([sys.executable, "-c", script, str(out)], check=True)
+    np.testing.assert_array_equal(
+        np.load(out), fitted_scene_classifier.predict_proba(X)
+    )
+
+
+def test_audio_tagger_outputs_one_probability_per_tag():
+    X, Y, groups = _tags()
+    tagger = _small(AudioTagger, lr=1e-2).fit(X, Y, groups=groups)
+    proba = tagger.predict_proba(X)
+    assert proba.shape == Y.shape
+    assert ((proba >= 0) & (proba <= 1)).all()
+    np.testing.assert_array_equal(tagger.predict(X), (proba > 0.5).astype(int))
+    np.testing.assert_array_equal(
+        tagger.set_params(threshold=0.9).predict(X), (proba > 0.9).astype(int)
+    )
+    assert tagger.score(X, Y) > 0.8  # 1 - mean EER
+    assert tagger.__sklearn_tags__().classifier_tags.multi_label
+
+
+def test_audio_tagger_accepts_lists_of_tag_names():
+    X, Y, _ = _tags()
+    names = np.array(["child speech", "percussive sound", "video game/tv"])
+    tag_lists = [list(names[row.astype(bool)]) for row in Y]
+    tagger = _small(AudioTagger, max_epochs=2).fit(X, tag_lists)
+    np.testing.assert_array_equal(tagger.classes_, sorted(names))
+
+
+def test_audio_tagger_rejects_non_binary_tag_matrices():
+    X, Y, _ = _tags()
+    Y = Y.copy()
+    Y[0, 0] = 2
+    with pytest.raises(ValueError, match="only 0 and 1"):
+        _small(AudioTagger).fit(X, Y)
+
+
+def test_grid_search_over_learning_rates_with_the_eer_scorer():
+    X, Y, groups = _tags()
+    search = GridSearchCV(
+        _small(AudioTagger, max_epochs=4),
+        {"lr": [1e-2, 1e-4]},
+        cv=GroupKFold(3),
+        scoring=eer_scorer,
+    ).fit(X, Y, groups=groups)
+    assert search.best_params_["lr"] in (1e-2, 1e-4)
+    assert -1 <= search.best_score_ <= 0

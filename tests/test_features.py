@@ -1,0 +1,191 @@
+"""STFTTransformer: the paper's preprocessing."""
+
+import librosa
+import numpy as np
+import pytest
+import soundfile
+
+from sklearn_allconv import STFTTransformer
+from sklearn_allconv.features import stft_geometry
+
+
+def _clips(rng, lengths, sample_rate=16000):
+    return [rng.standard_normal(n).astype(np.float32) * 0.1 for n in lengths]
+
+
+@pytest.mark.parametrize(
+    ("sample_rate", "n_bins"), [(44100, 552), (16000, 201), (48000, 601)]
+)
+def test_bin_counts_follow_the_window_length(sample_rate, n_bins):
+    rng = np.random.default_rng(0)
+    features = STFTTransformer(sample_rate=sample_rate).fit_transform(
+        _clips(rng, [sample_rate // 2])
+    )
+    assert features[0].shape[1] == n_bins
+    assert stft_geometry(sample_rate)[2] == n_bins
+
+
+@pytest.mark.parametrize("sample_rate", [44100, 16000])
+def test_magnitudes_equal_librosa_stft(sample_rate):
+    rng = np.random.default_rng(1)
+    clips = _clips(rng, [sample_rate, sample_rate // 3 + 17, 1500])
+    transformer = STFTTransformer(sample_rate=sample_rate, standardize=False)
+    features = transformer.fit_transform(clips)
+    n_fft, hop, _ = stft_geometry(sample_rate)
+    for clip, frames in zip(clips, features, strict=True):
+        reference = np.abs(
+            librosa.stft(clip, n_fft=n_fft, hop_length=hop, window="hann", center=False)
+        ).T
+        assert frames.dtype == np.float32
+        assert frames.shape == reference.shape
+        np.testing.assert_allclose(frames, reference, rtol=1e-4, atol=1e-5)
+
+
+def test_window_is_periodic_hann():
+    # A periodic window of length N is the symmetric window of length N + 1,
+    # truncated: a sinusoid at an exact bin frequency leaks into exactly 3 bins.
+    sample_rate, n_fft = 16000, 400
+    t = np.arange(4000) / sample_rate
+    tone = np.sin(2 * np.pi * (10 * sample_rate / n_fft) * t).astype(np.float32)
+    frames = STFTTransformer(sample_rate=sample_rate, standardize=False).fit_transform(
+        [tone]
+    )[0]
+    significant = np.flatnonzero(frames[0] > 1e-3 * frames[0].max())
+    np.testing.assert_array_equal(significant, [9, 10, 11])
+
+
+def test_streamed_statistics_equal_those_of_the_concatenated_frames():
+    rng = np.random.default_rng(2)
+    clips = _clips(rng, [16000, 7000, 12345, 400])
+    raw = STFTTransformer(sample_rate=16000, standardize=False).fit_transform(clips)
+    concatenated = np.concatenate(list(raw)).astype(np.float64)
+    transformer = STFTTransformer(sample_rate=16000).fit(clips)
+    np.testing.assert_allclose(transformer.mean_, concatenated.mean(axis=0), rtol=1e-10)
+    np.testing.assert_allclose(transformer.scale_, concatenated.std(axis=0), rtol=1e-8)
+    assert transformer.n_frames_seen_ == len(concatenated)
+
+
+def test_standardized_training_frames_have_zero_mean_and_unit_variance():
+    rng = np.random.default_rng(3)
+    features = STFTTransformer(sample_rate=16000).fit_transform(
+        _clips(rng, [16000, 9000])
+    )
+    frames = np.concatenate(list(features)).astype(np.float64)
+    np.testing.assert_allclose(frames.mean(axis=0), 0, atol=1e-4)
+    np.testing.assert_allclose(frames.std(axis=0), 1, atol=1e-4)
+
+
+def test_fit_transform_equals_fit_then_transform():
+    rng = np.random.default_rng(4)
+    clips = _clips(rng, [8000, 5000, 6000])
+    once = STFTTransformer(sample_rate=16000).fit_transform(clips)
+    twice = STFTTransformer(sample_rate=16000).fit(clips).transform(clips)
+    for a, b in zip(once, twice, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_constant_bins_are_not_divided_by_zero():
+    silence = [np.zeros(4000, dtype=np.float32), np.zeros(3000, dtype=np.float32)]
+    transformer = STFTTransformer(sample_rate=16000)
+    features = transformer.fit_transform(silence)
+    np.testing.assert_array_equal(transformer.scale_, 1.0)
+    assert all(np.isfinite(f).all() for f in features)
+
+
+def test_parallel_extraction_gives_the_same_features():
+    rng = np.random.default_rng(5)
+    clips = _clips(rng, [8000, 9000, 10000, 11000])
+    serial = STFTTransformer(sample_rate=16000, n_jobs=1).fit_transform(clips)
+    parallel = STFTTransformer(sample_rate=16000, n_jobs=2).fit_transform(clips)
+    for a, b in zip(serial, parallel, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_sequence_input_gives_object_array_and_2d_array_gives_3d_array():
+    rng = np.random.default_rng(6)
+    clips = _clips(rng, [4000, 4000])
+    transformer = STFTTransformer(sample_rate=16000, standardize=False)
+    ragged = transformer.fit_transform(clips)
+    assert ragged.dtype == object and ragged.shape == (2,)
+    dense = transformer.fit_transform(np.stack(clips))
+    assert dense.dtype == np.float32 and dense.shape == (2, *ragged[0].shape)
+    np.testing.assert_array_equal(dense[1], ragged[1])
+
+
+def test_left_channel_is_used_by_default_and_mean_on_request():
+    rng = np.random.default_rng(7)
+    left, right = _clips(rng, [4000, 4000])
+    stereo = np.stack([left, right])
+    transformer = STFTTransformer(sample_rate=16000, standardize=False)
+    np.testing.assert_array_equal(
+        transformer.fit_transform([stereo])[0], transformer.fit_transform([left])[0]
+    )
+    mean = transformer.set_params(channel="mean").fit_transform([stereo])[0]
+    expected = transformer.fit_transform([(left + right) / 2])[0]
+    np.testing.assert_allclose(mean, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_integer_pcm_is_scaled_like_soundfile():
+    rng = np.random.default_rng(8)
+    pcm = (rng.standard_normal(4000) * 3000).astype(np.int16)
+    transformer = STFTTransformer(sample_rate=16000, standardize=False)
+    as_int = transformer.fit_transform([pcm])[0]
+    as_float = transformer.fit_transform([pcm.astype(np.float32) / 32768])[0]
+    np.testing.assert_allclose(as_int, as_float, rtol=1e-5, atol=1e-7)
+
+
+def test_audio_files_are_read_with_their_channels(tmp_path):
+    rng = np.random.default_rng(9)
+    stereo = rng.uniform(-0.5, 0.5, (4000, 2)).astype(np.float32)
+    path = tmp_path / "clip.wav"
+    soundfile.write(path, stereo, 16000, subtype="FLOAT")
+    transformer = STFTTransformer(sample_rate=16000, standardize=False)
+    from_file = transformer.fit_transform([str(path)])[0]
+    from_array = transformer.fit_transform([stereo[:, 0]])[0]
+    np.testing.assert_allclose(from_file, from_array, rtol=1e-6)
+
+
+def test_file_with_another_sample_rate_is_an_error_unless_resampling(tmp_path):
+    path = tmp_path / "clip_8k.wav"
+    soundfile.write(path, np.zeros(8000, dtype=np.float32), 8000)
+    with pytest.raises(ValueError, match=r"clip_8k\.wav.*8000 Hz.*16000 Hz"):
+        STFTTransformer(sample_rate=16000).fit([path])
+    features = STFTTransformer(sample_rate=16000, resample=True).fit_transform([path])
+    assert features[0].shape == (66, 201)  # 16000 samples after resampling
+
+
+@pytest.mark.parametrize(
+    ("make_input", "error", "match"),
+    [
+        (lambda tmp: [], ValueError, "0 clips"),
+        (lambda tmp: [np.zeros(0, np.float32)], ValueError, "Clip 0 is empty"),
+        (
+            lambda tmp: [np.zeros(500), np.zeros(100)],
+            ValueError,
+            r"Clip 1 has 100 samples .*at least 400 samples",
+        ),
+        (
+            lambda tmp: [np.zeros(800), np.r_[np.zeros(799), np.nan]],
+            ValueError,
+            "Clip 1 contains NaN",
+        ),
+        (lambda tmp: [np.full(800, np.inf)], ValueError, "Clip 0 contains NaN or inf"),
+        (lambda tmp: np.zeros(800), ValueError, "single 1-D array"),
+        (lambda tmp: [np.zeros((2, 2, 800))], ValueError, "Clip 0 has 3 dimensions"),
+        (lambda tmp: [np.zeros((800, 2))], ValueError, r"\(channels x samples\)"),
+        (lambda tmp: ["clip.wav"], FileNotFoundError, "does not exist"),
+        (lambda tmp: "clip.wav", TypeError, "single path"),
+        (lambda tmp: [np.array(["a", "b"])], TypeError, "dtype <U1"),
+    ],
+)
+def test_bad_input_raises_a_clear_error(tmp_path, make_input, error, match):
+    with pytest.raises(error, match=match):
+        STFTTransformer(sample_rate=16000).fit(make_input(tmp_path))
+
+
+def test_truncated_audio_file_is_a_clear_error(tmp_path):
+    path = tmp_path / "broken.wav"
+    soundfile.write(path, np.zeros(8000, dtype=np.float32), 16000)
+    path.write_bytes(path.read_bytes()[:30])
+    with pytest.raises(ValueError, match=r"broken\.wav.*could not be read"):
+        STFTTransformer(sample_rate=16000).fit([path])

@@ -1,0 +1,148 @@
+"""AllConvNet: Table 1 of the paper and masked, batch-independent computation."""
+
+from functools import cache
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sklearn_allconv import AllConvNet
+from sklearn_allconv.network import MaskedBatchNorm1d, MaskedGlobalPooling, frame_mask
+
+N_BINS = 12
+
+
+def _weight_counts(net):
+    return {
+        name: parameter.numel()
+        for name, parameter in net.named_parameters()
+        if "norm" not in name
+    }
+
+
+def test_parameter_counts_match_table_1_for_acoustic_scenes():
+    counts = _weight_counts(AllConvNet(n_bins=552, n_outputs=15))
+    assert counts == {
+        "filter_bank.weight": 141_312,
+        "convs.0.weight": 196_608,
+        "convs.1.weight": 196_608,
+        "convs.2.weight": 196_608,
+        "output.weight": 3_840,
+        "output.bias": 15,
+    }
+
+
+def test_output_layer_has_256_times_7_plus_7_weights_for_domestic_tags():
+    counts = _weight_counts(AllConvNet(n_bins=201, n_outputs=7))
+    assert counts["filter_bank.weight"] == 256 * 201
+    assert counts["output.weight"] + counts["output.bias"] == 1_799
+
+
+def test_minimum_length_is_15_frames_and_shorter_clips_raise():
+    net = AllConvNet(n_bins=N_BINS, n_outputs=2, n_filters=4).eval()
+    assert net.min_frames == 15
+    net(torch.randn(1, 15, N_BINS))
+    with pytest.raises(ValueError, match="has 14 frames; the network needs at least 15"):
+        net(torch.randn(2, 20, N_BINS), lengths=torch.tensor([20, 14]))
+
+
+def test_wrong_number_of_bins_raises_a_clear_error():
+    net = AllConvNet(n_bins=N_BINS, n_outputs=2, n_filters=4)
+    with pytest.raises(ValueError, match="built for 12 frequency bins"):
+        net(torch.randn(1, 30, N_BINS + 1))
+
+
+@cache
+def _trained_net(pooling="mean", seed=0):
+    """A small network with non-trivial batch-norm running statistics."""
+    torch.manual_seed(seed)
+    net = AllConvNet(n_bins=N_BINS, n_outputs=3, n_filters=8, pooling=pooling)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(3):
+        lengths = torch.tensor([40, 25, 15])
+        loss = net(torch.randn(3, 40, N_BINS) + 1.0, lengths).square().mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return net.eval()
+
+
+def _pad(clips):
+    lengths = torch.tensor([len(clip) for clip in clips])
+    batch = torch.zeros(len(clips), int(lengths.max()), N_BINS)
+    for row, clip in zip(batch, clips, strict=True):
+        row[: len(clip)] = clip
+    return batch, lengths
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    lengths=st.lists(st.integers(15, 70), min_size=1, max_size=6),
+    pooling=st.sampled_from(["mean", "max"]),
+    seed=st.integers(0, 2**16),
+)
+def test_eval_output_of_a_clip_does_not_depend_on_its_batch_or_padding(
+    lengths, pooling, seed
+):
+    net = _trained_net(pooling)
+    generator = torch.Generator().manual_seed(seed)
+    clips = [torch.randn(n, N_BINS, generator=generator) for n in lengths]
+    with torch.no_grad():
+        alone = torch.cat([net(clip[None]) for clip in clips])
+        longer = torch.randn(max(lengths) + 9, N_BINS, generator=generator)
+        batch, batch_lengths = _pad([*clips, longer])
+        together = net(batch, batch_lengths)[: len(clips)]
+        reversed_batch, reversed_lengths = _pad(clips[::-1])
+        reordered = net(reversed_batch, reversed_lengths).flip(0)
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(reordered, alone, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("mode", ["mean", "max"])
+def test_masked_pooling_equals_plain_pooling_of_the_unpadded_frames(mode):
+    torch.manual_seed(0)
+    x = torch.randn(3, 5, 10)
+    lengths = torch.tensor([10, 4, 7])
+    pooled = MaskedGlobalPooling(mode)(x, lengths, frame_mask(lengths, 10))
+    for row, n in enumerate(lengths):
+        valid = x[row, :, :n]
+        expected = valid.mean(dim=1) if mode == "mean" else valid.amax(dim=1)
+        torch.testing.assert_close(pooled[row], expected)
+
+
+def test_train_mode_batch_norm_statistics_ignore_padded_frames():
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 10) * 3 + 1
+    padded = torch.cat([x, 100 * torch.randn(2, 4, 6)], dim=2)
+    plain, masked = torch.nn.BatchNorm1d(4), MaskedBatchNorm1d(4)
+    expected = plain(x)
+    out = masked(padded, frame_mask(torch.tensor([10, 10]), 16))
+    torch.testing.assert_close(out[:, :, :10], expected)
+    torch.testing.assert_close(masked.running_mean, plain.running_mean)
+    torch.testing.assert_close(masked.running_var, plain.running_var)
+
+
+def test_train_mode_network_step_is_the_same_with_or_without_extra_padding():
+    torch.manual_seed(0)
+    clips = [torch.randn(n, N_BINS) for n in (30, 22, 17)]
+    nets = [AllConvNet(n_bins=N_BINS, n_outputs=2, n_filters=8) for _ in range(2)]
+    nets[1].load_state_dict(nets[0].state_dict())
+    batch, lengths = _pad(clips)
+    extra = torch.cat([batch, torch.randn(3, 11, N_BINS) * 50], dim=1)
+    out_tight = nets[0].train()(batch, lengths)
+    out_extra = nets[1].train()(extra, lengths)
+    torch.testing.assert_close(out_tight, out_extra, atol=1e-5, rtol=1e-5)
+    for a, b in zip(nets[0].state_dict().values(), nets[1].state_dict().values(),
+                    strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+def test_weights_are_he_initialized():
+    torch.manual_seed(0)
+    net = AllConvNet(n_bins=552, n_outputs=15)
+    for conv in [net.filter_bank, *net.convs]:
+        fan_in = conv.weight[0].numel()
+        assert np.isclose(conv.weight.std().item(), np.sqrt(2 / fan_in), rtol=0.05)
+    assert not any(conv.bias is not None for conv in [net.filter_bank, *net.convs])
