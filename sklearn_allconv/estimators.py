@@ -293,6 +293,8 @@ class _AllConvEstimator(NeuralNet):
                 "Expected a sequence of (frames x bins) spectrograms, e.g. the "
                 f"output of STFTTransformer; got {type(X).__name__}."
             )
+        if hasattr(X, "__array__") and not isinstance(X, np.ndarray):
+            X = np.asarray(X)
         if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) < 2:
             # Rows of numbers, as X.tolist() gives: the array form below.
             X = np.asarray(X)

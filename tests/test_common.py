@@ -17,8 +17,9 @@ _SKORCH_INIT = (
     "and stores module__*/optimizer__* keyword parameters as attributes"
 )
 _SKORCH_SET_PARAMS = (
-    "skorch's set_params applies callbacks/predict_nonlinearity/optimizer parameters "
-    "immediately and rejects the check's placeholder values"
+    "skorch's set_params re-initializes callbacks at once and exposes its internal "
+    "_params_to_validate set as a parameter, so the check's placeholder values "
+    "(e.g. callbacks=-inf) raise inside skorch"
 )
 _MULTILABEL_ONLY = (
     "AudioTagger is multi-label only: y must be an (n_clips, n_tags) 0/1 indicator "
