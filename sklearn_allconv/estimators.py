@@ -209,7 +209,6 @@ class _AllConvEstimator(NeuralNet):
     """Shared machinery of :class:`SceneClassifier` and :class:`AudioTagger`."""
 
     device = _AutoDevice()
-    _random_crop = False
 
     def __init__(
         self,
@@ -387,7 +386,8 @@ class _AllConvEstimator(NeuralNet):
         kwargs.setdefault(
             "collate_fn",
             _PadCollate(
-                random_crop=training and self._random_crop,
+                # Only SceneClassifier has the parameter: tagging trains on whole clips.
+                random_crop=training and getattr(self, "random_crop", False),
                 min_frames=self._min_frames(),
             ),
         )
@@ -690,10 +690,6 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
             **kwargs,
         )
         self.random_crop = random_crop
-
-    @property
-    def _random_crop(self) -> bool:  # type: ignore[override]
-        return self.random_crop
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -297,3 +297,14 @@ def test_grid_search_over_learning_rates_with_the_eer_scorer():
     ).fit(X, Y, groups=groups)
     assert search.best_params_["lr"] in (1e-2, 1e-4)
     assert -1 <= search.best_score_ <= 0
+
+
+def test_scenes_train_on_random_crops_and_tags_on_whole_clips(scenes):
+    X, y, _ = scenes
+    dataset = SceneClassifier().get_dataset(X, np.zeros(len(X)))
+    scene_train = SceneClassifier().get_iterator(dataset, training=True)
+    scene_predict = SceneClassifier().get_iterator(dataset, training=False)
+    tag_train = AudioTagger().get_iterator(dataset, training=True)
+    assert scene_train.collate_fn.random_crop
+    assert not scene_predict.collate_fn.random_crop
+    assert not tag_train.collate_fn.random_crop
