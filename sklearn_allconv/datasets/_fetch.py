@@ -35,7 +35,8 @@ DATA_HOME_ENV = "SKLEARN_ALLCONV_DATA"
 """Environment variable naming the default data folder."""
 
 _DEFAULT_DATA_HOME = "~/sklearn_allconv_data"
-_CHUNK_BYTES = 1 << 20
+# A broken connection loses the chunk being read, so chunks stay small.
+_CHUNK_BYTES = 1 << 16
 # Seconds to wait for the server to answer or send the next chunk.
 _TIMEOUT_S = 60
 # The errors after which a download is worth resuming rather than abandoning.
