@@ -38,11 +38,13 @@ CHIME_VOTES = (
 CHIME_EVAL_VOTES = ("cU", "fmS")
 
 
-def _tone(rate: int, seconds: float, channels: int, seed: int) -> np.ndarray:
-    """A sine whose pitch depends on ``seed``, in noise: (samples, channels)."""
+def _tone(
+    rate: int, seconds: float, channels: int, *, pitch: int, seed: int
+) -> np.ndarray:
+    """A sine whose frequency grows with ``pitch``, in noise: (samples, channels)."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(rate * seconds)) / rate
-    tone = 0.3 * np.sin(2 * np.pi * (300 + 200 * (seed % 7)) * t)
+    tone = 0.3 * np.sin(2 * np.pi * (300 + 200 * pitch) * t)
     noise = 0.05 * rng.standard_normal((t.size, channels))
     return (tone[:, np.newaxis] + noise).astype(np.float32)
 
@@ -68,12 +70,8 @@ def write_tut_development(
         for r in range(TUT_RECORDINGS_PER_LABEL):
             for s in range(TUT_SEGMENTS_PER_RECORDING):
                 name = f"audio/{tut_recording(li, r)}_{30 * s}_{30 * s + 30}.wav"
-                soundfile.write(
-                    folder / name,
-                    _tone(TUT_RATE, seconds, 2, seed=li),
-                    TUT_RATE,
-                    subtype="PCM_24",
-                )
+                audio = _tone(TUT_RATE, seconds, 2, pitch=li, seed=len(meta))
+                soundfile.write(folder / name, audio, TUT_RATE, subtype="PCM_24")
                 meta.append((name, label))
                 tests[r + 1].append((name, label))
     _write_lines(folder / "meta.txt", ["\t".join(row) for row in meta])
@@ -94,9 +92,8 @@ def write_tut_evaluation(root: Path, *, n_clips: int = 3, seconds: float = 0.5) 
     (folder / "evaluation_setup").mkdir()
     rows = []
     for i in range(1, n_clips + 1):
-        soundfile.write(
-            folder / f"audio/{i}.wav", _tone(TUT_RATE, seconds, 2, i), TUT_RATE
-        )
+        audio = _tone(TUT_RATE, seconds, 2, pitch=i, seed=i)
+        soundfile.write(folder / f"audio/{i}.wav", audio, TUT_RATE)
         rows.append((f"audio/{i}.wav", TUT_LABELS[i % len(TUT_LABELS)]))
     _write_lines(folder / "evaluation_setup/test.txt", [name for name, _ in rows])
     _write_lines(
@@ -119,14 +116,14 @@ def write_chime_home(root: Path, *, seconds: float = 0.5) -> Path:
     for segment, votes in enumerate(CHIME_VOTES):
         for chunk, vote in enumerate(votes):
             name = chime_chunk(segment, chunk)
-            _write_chunk(chunks, name, vote, seed=segment)
+            _write_chunk(chunks, name, vote, seed=10 * segment + chunk, seconds=seconds)
             number = len(crossval)
             crossval.append(f"{number},{name},{segment}")
             development.append(f"{number},{name}")
     evaluation = []
     for chunk, vote in enumerate(CHIME_EVAL_VOTES):
         name = chime_chunk(90, chunk)
-        _write_chunk(chunks, name, vote, seed=chunk)
+        _write_chunk(chunks, name, vote, seed=900 + chunk, seconds=seconds)
         evaluation.append(f"{chunk},{name}")
     _write_lines(folder / "development_chunks_refined.csv", development)
     _write_lines(
@@ -136,9 +133,11 @@ def write_chime_home(root: Path, *, seconds: float = 0.5) -> Path:
     return folder
 
 
-def _write_chunk(chunks: Path, name: str, vote: str, *, seed: int) -> None:
+def _write_chunk(
+    chunks: Path, name: str, vote: str, *, seed: int, seconds: float
+) -> None:
     for rate, channels in CHIME_RATES.items():
-        audio = _tone(rate, 0.5, channels, seed)
+        audio = _tone(rate, seconds, channels, pitch=len(vote), seed=seed)
         soundfile.write(chunks / f"{name}.{rate // 1000}kHz.wav", audio, rate)
     segment, number = name.rsplit("_chunk", 1)
     _write_lines(
