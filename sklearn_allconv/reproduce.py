@@ -36,7 +36,13 @@ from .estimators import AudioTagger, SceneClassifier
 from .features import STFTTransformer
 from .metrics import class_wise_accuracy, equal_error_rate, per_class_table
 
-__all__ = ["add_reproduce_arguments", "main", "reproduce_table", "run_reproduce"]
+__all__ = [
+    "add_reproduce_arguments",
+    "display_name",
+    "main",
+    "reproduce_table",
+    "run_reproduce",
+]
 
 SYSTEMS = ("Baseline", "Network")
 """The two systems compared, in the column order of the tables."""
@@ -472,9 +478,11 @@ def _plot(folder: Path, task: str, data: Bunch, result: Bunch) -> Path:
                     DetCurveDisplay.from_predictions(
                         truth[:, k], predictions[:, k], name=name, ax=ax
                     )
+            ax.legend(fontsize="small")
         ax.set_title(f"{system} (out-of-fold predictions)")
     path = folder / ("confusion_matrix.png" if task == "scenes" else "det_curves.png")
-    fig.savefig(path, dpi=100)
+    # The confusion matrices' titles need the tight bounding box to show.
+    fig.savefig(path, dpi=100, bbox_inches="tight")
     return path
 
 
