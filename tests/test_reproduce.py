@@ -217,3 +217,10 @@ def test_display_names_follow_the_paper():
 def test_unknown_task_is_refused():
     with pytest.raises(ValueError, match="task must be 'scenes' or 'tags'"):
         reproduce_table("speech")
+
+
+def test_demo_without_its_generator_says_what_is_missing(monkeypatch):
+    monkeypatch.delattr(datasets, "make_domestic_tags", raising=False)
+
+    with pytest.raises(ImportError, match="datasets.make_domestic_tags"):
+        reproduce_table("tags")
