@@ -30,10 +30,9 @@ def _run_recording_fits(tmp_path, task, root, classes):
         for system, cls in zip(seen, classes, strict=True):
             original = cls.fit
 
-            def fit(self, X, y, *args, _original=original, _seen=seen[system],
-                    **kwargs):
+            def fit(self, X, y, *args, _original=original, _seen=seen[system], **kw):
                 _seen.append(np.asarray(y).copy())
-                return _original(self, X, y, *args, **kwargs)
+                return _original(self, X, y, *args, **kw)
 
             patch.setattr(cls, "fit", fit)
         printed = io.StringIO()
@@ -70,9 +69,8 @@ def test_scenes_table_has_the_layout_of_table_2(scenes_run):
     assert lines[0] == "Table 2: Results for acoustic scene classification."
     assert "mean over 4 folds" in lines[1] and "official folds" in lines[1]
     assert lines[3].split() == ["Acoustic", "Scene", "Baseline", "Network"]
-    assert [line[:17].strip() for line in lines[5:8]] == [
-        "Beach", "Bus", "Cafe / Restaurant"
-    ]
+    rows = [line[:17].strip() for line in lines[5:8]]
+    assert rows == ["Beach", "Bus", "Cafe / Restaurant"]
     assert lines[-1].startswith("Average")
     assert result.class_names == sorted(TUT_LABELS)
 
@@ -107,7 +105,7 @@ def test_both_systems_train_on_the_official_folds(scenes_run):
         assert set(result.predictions[system]) <= set(TUT_LABELS)
 
 
-def test_scene_outputs_are_written(scenes_run, tmp_path_factory):
+def test_scene_outputs_are_written(scenes_run):
     _, result, printed, _ = scenes_run
     names = sorted(path.rsplit("/", 1)[1] for path in result.files)
 
@@ -185,10 +183,10 @@ def test_command_line_runs_the_demo_data(monkeypatch, tmp_path, capsys):
     def make_acoustic_scenes(*, random_state):
         y = np.repeat(["bus", "park"], 8)
         X = np.empty(16, dtype=object)
+        t = np.arange(22050) / 44100
         for i, label in enumerate(y):
-            tone = np.sin(2 * np.pi * (300 if label == "bus" else 900) *
-                          np.arange(22050) / 44100)
-            X[i] = (tone + 0.1 * rng.standard_normal(22050)).astype(np.float32)
+            tone = np.sin(2 * np.pi * (300 if label == "bus" else 900) * t)
+            X[i] = (tone + 0.1 * rng.standard_normal(t.size)).astype(np.float32)
         return X, y, np.tile(np.repeat(np.arange(4), 2), 2)
 
     monkeypatch.setattr(
@@ -196,8 +194,8 @@ def test_command_line_runs_the_demo_data(monkeypatch, tmp_path, capsys):
     )
 
     status = main(
-        ["--task", "scenes", "--max-epochs", "1", "--n-filters", "4",
-         "--output", str(tmp_path), "--no-figure"]
+        "--task scenes --max-epochs 1 --n-filters 4 --no-figure --output".split()
+        + [str(tmp_path)]
     )
 
     printed = capsys.readouterr().out
