@@ -342,7 +342,7 @@ def _device(name):
     [
         ("zip", _zip_with("../escaped.txt"), "climbs out"),
         ("zip", _zip_with("dataset/../../escaped.txt"), "climbs out"),
-        ("zip", _zip_with("/tmp/escaped.txt"), "absolute path"),
+        ("zip", _zip_with("/etc/escaped.txt"), "absolute path"),
         ("tar.gz", _tar_with(tarfile.TarInfo("../escaped.txt"), b"x"), "climbs out"),
         ("tar.gz", _tar_with(tarfile.TarInfo("/escaped.txt"), b"x"), "absolute path"),
         ("tar.gz", _tar_with(_link("dataset/link", "../../escaped")), "links to"),
