@@ -1,0 +1,889 @@
+"""The DCASE 2016 MFCC + GMM baseline systems, as scikit-learn estimators.
+
+The paper compares its network with the official baselines of Task 1
+(acoustic scenes) and Task 4 (domestic audio tagging). Both describe each clip
+by frame-wise MFCCs (:class:`MFCCTransformer`) and model the frames with
+diagonal Gaussian mixtures: one mixture per scene, the scene with the highest
+summed frame log-likelihood wins (:class:`GMMSceneClassifier`); two mixtures
+per tag, with and without it, scored by their log-likelihood ratio
+(:class:`GMMTagger`). :func:`make_dcase2016_task1_baseline` and
+:func:`make_dcase2016_task4_baseline` assemble the two systems with the
+official settings.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from joblib import Parallel, delayed
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    TransformerMixin,
+    _fit_context,
+)
+from sklearn.mixture import GaussianMixture
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import (
+    check_array,
+    check_is_fitted,
+    column_or_1d,
+    validate_data,
+)
+from tqdm.auto import tqdm
+
+# The STFT transformer's input handling (paths, channels, PCM, resampling) is
+# reused so that both systems read exactly the same audio.
+from .features import STFTTransformer, _as_clip_sources, stft_geometry
+from .metrics import equal_error_rate
+
+__all__ = [
+    "GMMSceneClassifier",
+    "GMMTagger",
+    "MFCCTransformer",
+    "make_dcase2016_task1_baseline",
+    "make_dcase2016_task4_baseline",
+]
+
+
+class MFCCTransformer(TransformerMixin, BaseEstimator):
+    """Frame-wise MFCCs (with deltas) of variable-length audio.
+
+    Each clip becomes a (frames x coefficients) float32 array: a Hamming
+    window of ``window_ms`` milliseconds every ``hop_ms`` milliseconds (frames
+    centred, as in librosa), the power spectrum through ``n_mels`` mel bands,
+    its logarithm in dB, the DCT. ``n_mfcc`` static coefficients are kept
+    (with or without c0), followed by ``delta_order`` orders of deltas. The
+    defaults are the DCASE 2016 Task 1 baseline's: 40 ms / 20 ms frames, 40
+    mel bands, 20 MFCC including c0, deltas and accelerations (60 values).
+
+    The transformer is stateless: :meth:`fit` only checks the parameters.
+
+    Parameters
+    ----------
+    sample_rate : float, default=44100
+        Sampling rate of the audio in Hz; files must have it unless
+        ``resample``.
+    window_ms : float, default=40.0
+        Frame length in milliseconds.
+    hop_ms : float, default=20.0
+        Hop between frames in milliseconds.
+    n_mels : int, default=40
+        Number of mel bands.
+    n_mfcc : int, default=20
+        Number of static cepstral coefficients per frame.
+    include_c0 : bool, default=True
+        Whether the static coefficients start with c0 (the frame energy);
+        if False, they are c1 to c``n_mfcc``.
+    delta_order : {0, 1, 2}, default=2
+        0: static coefficients only; 1: add deltas; 2: add deltas and
+        accelerations (delta-deltas).
+    delta_width : int, default=9
+        Number of frames the deltas are computed over (odd, at least 3);
+        a clip needs at least this many frames when ``delta_order > 0``.
+    channel : int or "mean", default="mean"
+        Channel of multi-channel audio: an index, or ``"mean"`` for the mono
+        downmix the DCASE baselines use.
+    resample : bool, default=False
+        Resample audio files whose rate differs from ``sample_rate``
+        instead of raising an error.
+    n_jobs : int, default=None
+        Number of clips processed in parallel (threads).
+    verbose : int, default=0
+        Show a progress bar over the clips when positive.
+
+    Attributes
+    ----------
+    n_features_out_ : int
+        Values per output frame, ``n_mfcc * (delta_order + 1)``.
+
+    See Also
+    --------
+    GMMSceneClassifier, GMMTagger : The classifiers these features feed.
+    librosa.feature.mfcc : The MFCC implementation used.
+
+    Notes
+    -----
+    The official baselines computed the same features with an earlier
+    librosa; small numerical differences remain (e.g. padding at the clip
+    edges).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_allconv.baseline import MFCCTransformer
+    >>> clips = [np.random.default_rng(0).standard_normal(8000)]
+    >>> MFCCTransformer(sample_rate=16000).fit_transform(clips)[0].shape
+    (26, 60)
+    """
+
+    _parameter_constraints: dict = {
+        "sample_rate": [Interval(Real, 0, None, closed="neither")],
+        "window_ms": [Interval(Real, 0, None, closed="neither")],
+        "hop_ms": [Interval(Real, 0, None, closed="neither")],
+        "n_mels": [Interval(Integral, 1, None, closed="left")],
+        "n_mfcc": [Interval(Integral, 1, None, closed="left")],
+        "include_c0": ["boolean"],
+        "delta_order": [Interval(Integral, 0, 2, closed="both")],
+        "delta_width": [Interval(Integral, 3, None, closed="left")],
+        "channel": [Integral, StrOptions({"mean"})],
+        "resample": ["boolean"],
+        "n_jobs": [Integral, None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        *,
+        sample_rate: float = 44100,
+        window_ms: float = 40.0,
+        hop_ms: float = 20.0,
+        n_mels: int = 40,
+        n_mfcc: int = 20,
+        include_c0: bool = True,
+        delta_order: int = 2,
+        delta_width: int = 9,
+        channel: int | str = "mean",
+        resample: bool = False,
+        n_jobs: int | None = None,
+        verbose: int = 0,
+    ) -> None:
+        self.sample_rate = sample_rate
+        self.window_ms = window_ms
+        self.hop_ms = hop_ms
+        self.n_mels = n_mels
+        self.n_mfcc = n_mfcc
+        self.include_c0 = include_c0
+        self.delta_order = delta_order
+        self.delta_width = delta_width
+        self.channel = channel
+        self.resample = resample
+        self.n_jobs = n_jobs
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.requires_fit = False
+        tags.transformer_tags.preserves_dtype = []
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any = None) -> MFCCTransformer:
+        """Check the parameters; nothing is learned.
+
+        Parameters
+        ----------
+        X : sequence of array-like or paths, or 2-D array
+            Audio clips, in the forms
+            :class:`~sklearn_allconv.STFTTransformer` accepts.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : MFCCTransformer
+            The transformer.
+        """
+        self._check_delta_width()
+        # Only validated: scikit-learn's usual errors for bad input, early.
+        self._sources(X)
+        self.n_features_out_ = self.n_mfcc * (self.delta_order + 1)
+        return self
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Compute the MFCC frames of each clip.
+
+        Parameters
+        ----------
+        X : sequence of array-like or paths, or 2-D array
+            Audio clips, in the forms
+            :class:`~sklearn_allconv.STFTTransformer` accepts; a 2-D float
+            array holds one equal-length clip per row.
+
+        Returns
+        -------
+        features : ndarray of object of shape (n_clips,), or ndarray
+            One (frames x ``n_mfcc * (delta_order + 1)``) float32 array per
+            clip; for an array input (equal-length clips), a float32 array of
+            shape (n_clips, frames, ``n_mfcc * (delta_order + 1)``).
+
+        Raises
+        ------
+        ValueError
+            If a clip is too short for ``delta_width`` frames, or an audio
+            file has another sampling rate (see ``resample``).
+        """
+        self._validate_params()
+        self._check_delta_width()
+        n_fft, hop_length, _ = stft_geometry(
+            self.sample_rate, window_ms=self.window_ms, hop_ms=self.hop_ms
+        )
+        sources = self._sources(X)
+        reader = STFTTransformer(
+            sample_rate=self.sample_rate, channel=self.channel, resample=self.resample
+        )
+        jobs = (
+            delayed(self._mfcc)(reader._load(source, i), i, n_fft, hop_length)
+            for i, source in enumerate(sources)
+        )
+        parallel = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")
+        features = np.empty(len(sources), dtype=object)
+        progress = tqdm(
+            parallel(jobs), total=len(sources), desc="MFCC", disable=not self.verbose
+        )
+        for i, frames in enumerate(progress):
+            features[i] = frames
+        if isinstance(sources, np.ndarray):
+            # Equal-length clips in an array give equal-length outputs.
+            return np.stack(list(features))
+        return features
+
+    def _sources(self, X: Any) -> list[Any] | np.ndarray:
+        sources = _as_clip_sources(X, min_samples=1)
+        if len(sources) == 0:
+            raise ValueError("Found 0 clips; at least one clip is required.")
+        return sources
+
+    def _check_delta_width(self) -> None:
+        if self.delta_order and self.delta_width % 2 == 0:
+            raise ValueError(
+                f"delta_width must be odd, got {self.delta_width}; use e.g. 9."
+            )
+
+    def _mfcc(
+        self, audio: np.ndarray, index: int, n_fft: int, hop_length: int
+    ) -> np.ndarray:
+        import librosa  # deferred: importing librosa takes about a second
+
+        n_static = self.n_mfcc + (0 if self.include_c0 else 1)
+        mfcc = librosa.feature.mfcc(
+            y=audio,
+            sr=self.sample_rate,
+            n_mfcc=n_static,
+            n_fft=n_fft,
+            hop_length=hop_length,
+            window="hamming",
+            n_mels=self.n_mels,
+        )
+        if not self.include_c0:
+            mfcc = mfcc[1:]
+        if self.delta_order and mfcc.shape[1] < self.delta_width:
+            raise ValueError(
+                f"Clip {index} gives {mfcc.shape[1]} MFCC frames; deltas over "
+                f"delta_width={self.delta_width} frames need at least that many "
+                f"(about {(self.delta_width - 1) * self.hop_ms:g} ms of audio). "
+                "Drop the clip, or lower delta_width or delta_order."
+            )
+        blocks = [mfcc] + [
+            librosa.feature.delta(mfcc, width=self.delta_width, order=order)
+            for order in range(1, self.delta_order + 1)
+        ]
+        return np.ascontiguousarray(np.vstack(blocks).T, dtype=np.float32)
+
+
+class _FrameGMM(BaseEstimator):
+    """Shared parts of the GMM baselines: frame sets, z-scoring, mixtures."""
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [
+            StrOptions({"kmeans", "k-means++", "random", "random_from_data"})
+        ],
+        "standardize": ["boolean"],
+        "random_state": ["random_state"],
+    }
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        return tags
+
+    def _frames(self, X: Any, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
+        """All frames stacked, and the clip each frame belongs to.
+
+        A 2-D array holds one single-frame clip per row; a 3-D array
+        equal-length clips; a sequence or 1-D object array clips of any
+        length.
+        """
+        if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) < 2:
+            X = np.asarray(X)
+        if isinstance(X, (list, tuple)) or (
+            isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
+        ):
+            clips = [
+                check_array(clip, dtype=np.float64, input_name=f"clip {i}")
+                for i, clip in enumerate(X)
+            ]
+            if not clips:
+                raise ValueError("Found 0 clips; at least one clip is required.")
+            widths = {clip.shape[1] for clip in clips}
+            if len(widths) > 1:
+                raise ValueError(
+                    f"The clips have frames of different sizes {sorted(widths)}; "
+                    "all must come from the same feature transformer."
+                )
+            frames = np.concatenate(clips)
+            owners = np.repeat(np.arange(len(clips)), [len(c) for c in clips])
+            self._check_n_features(frames.shape[1], reset=reset)
+        elif not sp.issparse(X) and np.asarray(X).ndim == 3:
+            X = check_array(X, dtype=np.float64, allow_nd=True)
+            frames = X.reshape(-1, X.shape[2])
+            owners = np.repeat(np.arange(X.shape[0]), X.shape[1])
+            self._check_n_features(frames.shape[1], reset=reset)
+        else:
+            frames = validate_data(self, X, dtype=np.float64, reset=reset)
+            owners = np.arange(frames.shape[0])
+        return frames, owners
+
+    def _check_n_features(self, n_features: int, *, reset: bool) -> None:
+        if reset:
+            self.n_features_in_ = n_features
+        elif n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features per frame, but "
+                f"{type(self).__name__} is expecting {self.n_features_in_} "
+                "features as input."
+            )
+
+    def _standardize(self, frames: np.ndarray, *, fit: bool) -> np.ndarray:
+        if fit:
+            self.scaler_ = StandardScaler() if self.standardize else None
+            if self.scaler_ is not None:
+                self.scaler_.fit(frames)
+        return frames if self.scaler_ is None else self.scaler_.transform(frames)
+
+    def _mixture(self, frames: np.ndarray, seed: int, what: str) -> GaussianMixture:
+        if len(frames) < self.n_components:
+            raise ValueError(
+                f"{what} has {len(frames)} training frames, fewer than "
+                f"n_components={self.n_components}. Use longer or more clips, or "
+                "fewer components."
+            )
+        return GaussianMixture(
+            n_components=self.n_components,
+            covariance_type=self.covariance_type,
+            max_iter=self.max_iter,
+            tol=self.tol,
+            reg_covar=self.reg_covar,
+            n_init=self.n_init,
+            init_params=self.init_params,
+            random_state=seed,
+        ).fit(frames)
+
+
+def _sum_per_clip(values: np.ndarray, owners: np.ndarray, n_clips: int) -> np.ndarray:
+    """Sum frame values (frames x k) per clip (clips x k)."""
+    sums = np.zeros((n_clips, values.shape[1]))
+    np.add.at(sums, owners, values)
+    return sums
+
+
+class GMMSceneClassifier(ClassifierMixin, _FrameGMM):
+    """One Gaussian mixture per class over frames: the DCASE 2016 Task 1 baseline.
+
+    Frames are z-scored with statistics of all training frames, then a
+    mixture is fitted to the frames of each class. A clip goes to the class
+    whose mixture gives its frames the highest summed log-likelihood.
+
+    Parameters
+    ----------
+    n_components : int, default=16
+        Gaussians per class.
+    covariance_type : {"diag", "full", "tied", "spherical"}, default="diag"
+        Covariance structure, as in
+        :class:`~sklearn.mixture.GaussianMixture`.
+    max_iter : int, default=40
+        EM iterations per mixture (the baseline's value).
+    tol : float, default=1e-3
+        EM convergence threshold.
+    reg_covar : float, default=1e-6
+        Added to the covariance diagonals for stability.
+    n_init : int, default=1
+        EM initialisations per mixture; the best is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, \
+            default="kmeans"
+        How the mixtures are initialised, as in
+        :class:`~sklearn.mixture.GaussianMixture`; k-means as in the baseline.
+    standardize : bool, default=True
+        Z-score the frames with the training statistics.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the mixtures' initialisation.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        The class labels.
+    mixtures_ : list of GaussianMixture
+        The mixture of each class, in the order of ``classes_``.
+    scaler_ : StandardScaler or None
+        The frame standardization (None if ``standardize=False``).
+    n_features_in_ : int
+        Values per frame.
+    n_iter_ : int
+        The most EM iterations any mixture needed.
+
+    See Also
+    --------
+    MFCCTransformer : The frame features.
+    make_dcase2016_task1_baseline : The complete Task 1 baseline.
+
+    Notes
+    -----
+    ``X`` is a sequence (or 1-D object array) of (frames x features) arrays,
+    or a 3-D array of equal-length clips; a 2-D array is read as clips of
+    one frame each.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_allconv.baseline import GMMSceneClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> X = [rng.normal(loc, size=(30, 3)) for loc in (0, 0, 5, 5)]
+    >>> clf = GMMSceneClassifier(n_components=2, random_state=0)
+    >>> clf.fit(X, ["a", "a", "b", "b"]).predict(X).tolist()
+    ['a', 'a', 'b', 'b']
+    """
+
+    def __init__(
+        self,
+        *,
+        n_components: int = 16,
+        covariance_type: str = "diag",
+        max_iter: int = 40,
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        standardize: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.max_iter = max_iter
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.n_init = n_init
+        self.init_params = init_params
+        self.standardize = standardize
+        self.random_state = random_state
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any) -> GMMSceneClassifier:
+        """Fit one mixture per class to the frames of its clips.
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, features), or ndarray
+            Frame features of each clip.
+        y : array-like of shape (n_clips,)
+            Class labels.
+
+        Returns
+        -------
+        self : GMMSceneClassifier
+            The fitted classifier.
+        """
+        frames, owners = self._frames(X, reset=True)
+        n_clips = owners[-1] + 1
+        y = column_or_1d(y, warn=True)
+        if len(y) != n_clips:
+            raise ValueError(
+                f"X has {n_clips} clips but y has {len(y)} labels; they must match."
+            )
+        check_classification_targets(y)
+        self.classes_, encoded = np.unique(y, return_inverse=True)
+        frames = self._standardize(frames, fit=True)
+        frame_classes = encoded[owners]
+        rng = check_random_state(self.random_state)
+        self.mixtures_ = [
+            self._mixture(
+                frames[frame_classes == k],
+                rng.randint(np.iinfo(np.int32).max),
+                f"Class {str(label)!r}",
+            )
+            for k, label in enumerate(self.classes_)
+        ]
+        self.n_iter_ = max(mixture.n_iter_ for mixture in self.mixtures_)
+        return self
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Summed frame log-likelihood of each clip under each class's mixture.
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, features), or ndarray
+            Frame features of each clip.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_clips, n_classes) or (n_clips,)
+            Log-likelihoods, columns in the order of ``classes_``; for two
+            classes, as scikit-learn expects, the log-likelihood ratio of
+            ``classes_[1]`` to ``classes_[0]``.
+        """
+        scores = self._log_likelihoods(X)
+        if len(self.classes_) == 2:
+            return scores[:, 1] - scores[:, 0]
+        return scores
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The class with the highest summed frame log-likelihood.
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, features), or ndarray
+            Frame features of each clip.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_clips,)
+            Predicted labels, from ``classes_``.
+        """
+        best = np.argmax(self._log_likelihoods(X), axis=1)
+        return self.classes_[best]
+
+    def _log_likelihoods(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        frames, owners = self._frames(X, reset=False)
+        frames = self._standardize(frames, fit=False)
+        per_frame = np.column_stack([m.score_samples(frames) for m in self.mixtures_])
+        return _sum_per_clip(per_frame, owners, owners[-1] + 1)
+
+
+class GMMTagger(ClassifierMixin, _FrameGMM):
+    """Two Gaussian mixtures per tag over frames: the DCASE 2016 Task 4 baseline.
+
+    For each tag, one mixture is fitted to the (z-scored) frames of the
+    training clips that have the tag and one to those of the clips that do
+    not. A clip's score for the tag is the log-likelihood ratio of the two
+    mixtures, averaged over its frames; the tag is predicted where it is
+    positive.
+
+    Parameters
+    ----------
+    n_components : int, default=8
+        Gaussians per mixture.
+    covariance_type : {"diag", "full", "tied", "spherical"}, default="diag"
+        Covariance structure, as in
+        :class:`~sklearn.mixture.GaussianMixture`.
+    max_iter : int, default=40
+        EM iterations per mixture.
+    tol : float, default=1e-3
+        EM convergence threshold.
+    reg_covar : float, default=1e-6
+        Added to the covariance diagonals for stability.
+    n_init : int, default=1
+        EM initialisations per mixture; the best is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, \
+            default="kmeans"
+        How the mixtures are initialised, as in
+        :class:`~sklearn.mixture.GaussianMixture`; k-means as in the baseline.
+    standardize : bool, default=True
+        Z-score the frames with the training statistics.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the mixtures' initialisation.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_tags,)
+        ``arange(n_tags)``: the columns of ``y``.
+    mixtures_ : list of (GaussianMixture or None, GaussianMixture or None)
+        Per tag, the mixtures with and without the tag; None where the
+        training data had no clip on that side.
+    prior_scores_ : ndarray of shape (n_tags,)
+        Constant score of a tag lacking a mixture:
+        ``log((n_with + 1) / (n_without + 1))``.
+    scaler_ : StandardScaler or None
+        The frame standardization (None if ``standardize=False``).
+    n_features_in_ : int
+        Values per frame.
+    n_iter_ : int
+        The most EM iterations any mixture needed.
+
+    See Also
+    --------
+    MFCCTransformer : The frame features.
+    make_dcase2016_task4_baseline : The complete Task 4 baseline.
+    sklearn_allconv.metrics.eer_scorer : Scores this estimator by its EER.
+
+    Notes
+    -----
+    The tagger has no ``predict_proba``: its scores are log-likelihood
+    ratios, not probabilities. :func:`~sklearn_allconv.metrics.eer_scorer`
+    and :func:`~sklearn_allconv.metrics.equal_error_rate` take them as they
+    are, since the EER depends only on the order of the scores.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_allconv.baseline import GMMTagger
+    >>> rng = np.random.default_rng(0)
+    >>> X = [rng.normal(loc, size=(30, 3)) for loc in (0, 0, 5, 5)]
+    >>> Y = np.array([[1, 0], [1, 1], [0, 1], [0, 0]])
+    >>> GMMTagger(n_components=2, random_state=0).fit(X, Y).predict(X)[:, 0]
+    array([1, 1, 0, 0])
+    """
+
+    def __init__(
+        self,
+        *,
+        n_components: int = 8,
+        covariance_type: str = "diag",
+        max_iter: int = 40,
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        standardize: bool = True,
+        random_state: int | np.random.RandomState | None = None,
+    ) -> None:
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.max_iter = max_iter
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.n_init = n_init
+        self.init_params = init_params
+        self.standardize = standardize
+        self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = False
+        tags.classifier_tags.multi_label = True
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X: Any, y: Any) -> GMMTagger:
+        """Fit, for each tag, mixtures to the frames with and without it.
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, features), or ndarray
+            Frame features of each clip.
+        y : array-like of shape (n_clips, n_tags)
+            0/1 tag indicator matrix.
+
+        Returns
+        -------
+        self : GMMTagger
+            The fitted tagger.
+        """
+        frames, owners = self._frames(X, reset=True)
+        n_clips = owners[-1] + 1
+        Y = self._check_indicator(y, n_clips)
+        self.classes_ = np.arange(Y.shape[1])
+        frames = self._standardize(frames, fit=True)
+        rng = check_random_state(self.random_state)
+        self.mixtures_ = []
+        for tag in self.classes_:
+            with_tag = Y[owners, tag] == 1
+            self.mixtures_.append(
+                tuple(
+                    self._mixture(
+                        frames[side], rng.randint(np.iinfo(np.int32).max), f"Tag {tag}"
+                    )
+                    if side.any()
+                    else None
+                    for side in (with_tag, ~with_tag)
+                )
+            )
+        n_with = Y.sum(axis=0)
+        self.prior_scores_ = np.log((n_with + 1) / (n_clips - n_with + 1))
+        self.n_iter_ = max(
+            (m.n_iter_ for pair in self.mixtures_ for m in pair if m is not None),
+            default=0,
+        )
+        return self
+
+    def _check_indicator(self, y: Any, n_clips: int) -> np.ndarray:
+        if y is None:
+            raise ValueError(
+                "GMMTagger requires y to be passed, but the target y is None."
+            )
+        Y = check_array(y, dtype=None, input_name="y", ensure_2d=False)
+        if Y.ndim != 2 or not np.isin(Y, (0, 1)).all():
+            raise ValueError(
+                f"y must be an (n_clips, n_tags) 0/1 indicator matrix; got an array "
+                f"of shape {Y.shape} with values {np.unique(Y)[:5].tolist()}."
+            )
+        if Y.shape[0] != n_clips:
+            raise ValueError(
+                f"X has {n_clips} clips but y has {Y.shape[0]} rows; they must match."
+            )
+        return Y.astype(np.int64)
+
+    def decision_function(self, X: Any) -> np.ndarray:
+        """Mean frame log-likelihood ratio, with versus without each tag.
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, features), or ndarray
+            Frame features of each clip.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_clips, n_tags)
+            Positive where the tag is more likely present than absent.
+        """
+        check_is_fitted(self)
+        frames, owners = self._frames(X, reset=False)
+        frames = self._standardize(frames, fit=False)
+        n_clips = owners[-1] + 1
+        ratios = np.empty((len(frames), len(self.classes_)))
+        for tag, (present, absent) in enumerate(self.mixtures_):
+            if present is None or absent is None:
+                ratios[:, tag] = self.prior_scores_[tag]
+            else:
+                ratios[:, tag] = present.score_samples(frames) - absent.score_samples(
+                    frames
+                )
+        n_frames = np.bincount(owners, minlength=n_clips)[:, np.newaxis]
+        return _sum_per_clip(ratios, owners, n_clips) / n_frames
+
+    def predict(self, X: Any) -> np.ndarray:
+        """Tags whose log-likelihood ratio is positive.
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, features), or ndarray
+            Frame features of each clip.
+
+        Returns
+        -------
+        Y : ndarray of shape (n_clips, n_tags)
+            0/1 indicator matrix.
+        """
+        return (self.decision_function(X) > 0).astype(np.int64)
+
+    def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
+        """One minus the mean equal error rate over tags (higher is better).
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, features), or ndarray
+            Frame features of each clip.
+        y : array-like of shape (n_clips, n_tags)
+            True 0/1 tags.
+        sample_weight : None
+            Not supported; must be None.
+
+        Returns
+        -------
+        score : float
+            ``1 - equal_error_rate(y, decision_function(X))``.
+        """
+        if sample_weight is not None:
+            raise ValueError("GMMTagger.score does not support sample_weight.")
+        scores = self.decision_function(X)
+        return 1.0 - equal_error_rate(self._check_indicator(y, len(scores)), scores)
+
+
+def make_dcase2016_task1_baseline(
+    *,
+    sample_rate: float = 44100,
+    n_jobs: int | None = None,
+    random_state: int | np.random.RandomState | None = None,
+) -> Pipeline:
+    """The DCASE 2016 Task 1 (acoustic scenes) MFCC + GMM baseline.
+
+    Mono downmix; 40 ms Hamming frames every 20 ms; 40 mel bands; 20 MFCC
+    including c0, with deltas and accelerations (60 values per frame);
+    z-scored frames; one 16-component diagonal Gaussian mixture per scene;
+    the scene with the highest summed frame log-likelihood wins.
+
+    Parameters
+    ----------
+    sample_rate : float, default=44100
+        Sampling rate of the audio in Hz.
+    n_jobs : int, default=None
+        Clips processed in parallel by the feature extraction.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the mixtures.
+
+    Returns
+    -------
+    pipeline : Pipeline
+        ``MFCCTransformer`` followed by ``GMMSceneClassifier``.
+
+    See Also
+    --------
+    make_dcase2016_task4_baseline : The Task 4 baseline.
+
+    Examples
+    --------
+    >>> from sklearn_allconv.baseline import make_dcase2016_task1_baseline
+    >>> baseline = make_dcase2016_task1_baseline()
+    >>> [name for name, _ in baseline.steps]
+    ['mfcctransformer', 'gmmsceneclassifier']
+    """
+    return make_pipeline(
+        MFCCTransformer(sample_rate=sample_rate, n_jobs=n_jobs),
+        GMMSceneClassifier(n_components=16, random_state=random_state),
+    )
+
+
+def make_dcase2016_task4_baseline(
+    *,
+    sample_rate: float = 16000,
+    n_jobs: int | None = None,
+    random_state: int | np.random.RandomState | None = None,
+) -> Pipeline:
+    """The DCASE 2016 Task 4 (domestic audio tagging) MFCC + GMM baseline.
+
+    20 ms Hamming frames every 10 ms; 40 mel bands; 14 MFCC without c0;
+    z-scored frames; per tag two 8-component diagonal Gaussian mixtures, with
+    and without the tag, scored by their mean frame log-likelihood ratio.
+
+    Parameters
+    ----------
+    sample_rate : float, default=16000
+        Sampling rate of the audio in Hz.
+    n_jobs : int, default=None
+        Clips processed in parallel by the feature extraction.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the mixtures.
+
+    Returns
+    -------
+    pipeline : Pipeline
+        ``MFCCTransformer`` followed by ``GMMTagger``.
+
+    See Also
+    --------
+    make_dcase2016_task1_baseline : The Task 1 baseline.
+
+    Examples
+    --------
+    >>> from sklearn_allconv.baseline import make_dcase2016_task4_baseline
+    >>> baseline = make_dcase2016_task4_baseline()
+    >>> baseline[0].n_mfcc, baseline[0].include_c0, baseline[0].delta_order
+    (14, False, 0)
+    """
+    return make_pipeline(
+        MFCCTransformer(
+            sample_rate=sample_rate,
+            window_ms=20.0,
+            hop_ms=10.0,
+            n_mels=40,
+            n_mfcc=14,
+            include_c0=False,
+            delta_order=0,
+            n_jobs=n_jobs,
+        ),
+        GMMTagger(n_components=8, random_state=random_state),
+    )
