@@ -9,6 +9,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .reproduce import add_reproduce_arguments, run_reproduce
+
 
 def _demo(args: argparse.Namespace) -> int:
     """Cross-validate the paper's pipelines on the built-in synthetic data."""
@@ -140,6 +142,17 @@ def _build_parser() -> argparse.ArgumentParser:
         "--jobs", type=int, default=None, help="parallel STFT jobs (1; -1 = all cores)"
     )
     demo.set_defaults(handler=_demo)
+    reproduce = commands.add_parser(
+        "reproduce",
+        help="reproduce the paper's Table 2 or 3 (network vs. MFCC+GMM baseline)",
+        description=(
+            "Runs the network and the DCASE 2016 baseline on identical folds and "
+            "prints the paper's Table 2 (scenes) or Table 3 (tags): on a DCASE "
+            "2016 dataset root, or on the built-in demo data without --root."
+        ),
+    )
+    add_reproduce_arguments(reproduce)
+    reproduce.set_defaults(handler=run_reproduce)
     return parser
 
 
