@@ -9,7 +9,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .reproduce import add_reproduce_arguments, run_reproduce
+from .reproduce import DEMO_NETWORK_PARAMS, add_reproduce_arguments, run_reproduce
+
+
+def _demo_training(args: argparse.Namespace) -> dict:
+    """Training settings for the tiny demo data (see ``DEMO_NETWORK_PARAMS``)."""
+    return {
+        **DEMO_NETWORK_PARAMS,
+        "max_epochs": args.epochs,
+        "device": args.device,
+        "random_state": args.seed,
+    }
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -41,18 +51,12 @@ def _demo(args: argparse.Namespace) -> int:
             ("stft", STFTTransformer(n_jobs=args.jobs)),
             (
                 "clf",
-                SceneClassifier(
-                    max_epochs=args.epochs,
-                    device=args.device,
-                    random_state=args.seed,
-                ),
+                SceneClassifier(**_demo_training(args)),
             ),
         ]
     )
     cv = GroupKFold(n_splits=4)
-    predicted = cross_val_predict(
-        pipe, clips, y, groups=locations, cv=cv, params={"clf__groups": locations}
-    )
+    predicted = cross_val_predict(pipe, clips, y, groups=locations, cv=cv)
     mean_spectra = np.stack([np.log(m + 1e-6).mean(axis=0) for m in magnitudes])
     logistic = cross_val_predict(
         make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
@@ -89,20 +93,12 @@ def _demo(args: argparse.Namespace) -> int:
             ("stft", STFTTransformer(sample_rate=16000, n_jobs=args.jobs)),
             (
                 "clf",
-                AudioTagger(
-                    max_epochs=args.epochs, device=args.device, random_state=args.seed
-                ),
+                AudioTagger(**_demo_training(args)),
             ),
         ]
     )
     scores = cross_val_predict(
-        pipe,
-        clips,
-        Y,
-        groups=segments,
-        cv=cv,
-        method="predict_proba",
-        params={"clf__groups": segments},
+        pipe, clips, Y, groups=segments, cv=cv, method="predict_proba"
     )
     eer = equal_error_rate(Y, scores, average=None)
     print(
@@ -133,7 +129,7 @@ def _build_parser() -> argparse.ArgumentParser:
             "and of audio tagging (equal error rate per tag)."
         ),
     )
-    demo.add_argument("--epochs", type=int, default=30, help="maximal epochs (30)")
+    demo.add_argument("--epochs", type=int, default=30, help="training epochs (30)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (0)")
     demo.add_argument(
         "--device", default="auto", help="torch device: auto, cpu, cuda (auto)"
