@@ -7,7 +7,7 @@ validation loss and the learning rate, which the paper's recipe halves when the
 validation loss stops improving. Early stopping then restores the weights of
 the best epoch.
 
-To run in seconds, this example trains a smaller network (64 filters instead of
+To run in seconds, this example trains a smaller network (32 filters instead of
 256) with a short plateau patience.
 """
 
@@ -19,9 +19,9 @@ from sklearn_allconv.datasets import make_acoustic_scenes
 clips, y, locations = make_acoustic_scenes(sample_rate=16000, random_state=0)
 features = STFTTransformer(sample_rate=16000).fit_transform(clips)
 clf = SceneClassifier(
-    max_epochs=25,
+    max_epochs=10,
     batch_size=16,
-    module__n_filters=64,
+    module__n_filters=32,
     callbacks__lr_plateau__patience=1,
     verbose=1,  # print skorch's epoch table
     random_state=0,
