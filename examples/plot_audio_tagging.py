@@ -5,8 +5,14 @@ Domestic audio tagging and the equal error rate
 Multi-label tagging of 4 s clips, as DCASE 2016 Task 4: one sigmoid output per
 tag, trained with binary cross entropy on whole clips, evaluated with the
 official equal error rate per tag.
+
+To run in well under a minute, the example trains a smaller network (32 filters
+instead of the paper's 256) for at most 10 epochs.
 """
 
+import matplotlib.pyplot as plt
+from scipy.stats import norm
+from sklearn.metrics import DetCurveDisplay
 from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
@@ -18,7 +24,12 @@ clips, Y, segments = make_domestic_tags(random_state=0)
 pipe = Pipeline(
     [
         ("stft", STFTTransformer(sample_rate=16000)),
-        ("clf", AudioTagger(max_epochs=20, random_state=0)),
+        (
+            "clf",
+            AudioTagger(
+                max_epochs=10, batch_size=16, module__n_filters=32, random_state=0
+            ),
+        ),
     ]
 )
 scores = cross_val_predict(
@@ -34,3 +45,21 @@ scores = cross_val_predict(
 # %%
 eer = equal_error_rate(Y, scores, average=None)
 print(per_class_table({"Network": eer}, list(DOMESTIC_TAG_LABELS)))
+
+# %%
+# One DET curve per tag; the equal error rate is where a curve crosses the
+# diagonal (false positive rate = false negative rate), marked with a dot.
+fig, ax = plt.subplots(figsize=(6, 6))
+for tag, name in enumerate(DOMESTIC_TAG_LABELS):
+    if Y[:, tag].min() == Y[:, tag].max():
+        continue  # a tag without positives (or negatives) has no DET curve
+    display = DetCurveDisplay.from_predictions(
+        Y[:, tag], scores[:, tag], name=f"{name} (EER {eer[tag]:.2f})", ax=ax
+    )
+    color = display.line_.get_color()
+    if 0 < eer[tag] < 1:
+        # DetCurveDisplay draws on normal-deviate axes; place the EER point there.
+        ax.plot(norm.ppf(eer[tag]), norm.ppf(eer[tag]), "o", color=color)
+ax.plot(ax.get_xlim(), ax.get_ylim(), ":", color="grey", linewidth=0.8)
+ax.legend(fontsize="small")
+plt.show()

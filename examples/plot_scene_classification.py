@@ -7,9 +7,14 @@ all-convolutional network trained on random crops. Clips of one recording
 location share their acoustics, so cross-validation keeps each location on one
 side of every split (``GroupKFold``), and the network's internal validation
 split, used for early stopping, does the same (``clf__groups``).
+
+To run in well under a minute, the example trains a smaller network (32 filters
+instead of the paper's 256) on 16 kHz audio for at most 10 epochs.
 """
 
+import matplotlib.pyplot as plt
 import numpy as np
+from sklearn.metrics import ConfusionMatrixDisplay
 from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
@@ -17,11 +22,16 @@ from sklearn_allconv import SceneClassifier, STFTTransformer
 from sklearn_allconv.datasets import make_acoustic_scenes
 from sklearn_allconv.metrics import class_wise_accuracy, per_class_table
 
-clips, y, locations = make_acoustic_scenes(random_state=0)
+clips, y, locations = make_acoustic_scenes(sample_rate=16000, random_state=0)
 pipe = Pipeline(
     [
-        ("stft", STFTTransformer()),  # 44.1 kHz: 552 bins per frame
-        ("clf", SceneClassifier(max_epochs=20, random_state=0)),
+        ("stft", STFTTransformer(sample_rate=16000)),  # 201 bins per frame
+        (
+            "clf",
+            SceneClassifier(
+                max_epochs=10, batch_size=16, module__n_filters=32, random_state=0
+            ),
+        ),
     ]
 )
 predicted = cross_val_predict(
@@ -38,3 +48,11 @@ predicted = cross_val_predict(
 labels = np.unique(y)
 accuracy = 100 * class_wise_accuracy(y, predicted, labels=labels)
 print(per_class_table({"Network": accuracy}, list(labels), float_format=".1f"))
+
+# %%
+# The confusion matrix shows which scenes the network mixes up.
+ConfusionMatrixDisplay.from_predictions(
+    y, predicted, labels=labels, xticks_rotation="vertical", colorbar=False
+)
+plt.tight_layout()
+plt.show()

@@ -756,7 +756,7 @@ class GMMTagger(ClassifierMixin, _FrameGMM):
         return _sum_per_clip(ratios, owners, n_clips) / n_frames
 
     def predict(self, X: Any) -> np.ndarray:
-        """Tags whose log-likelihood ratio is positive.
+        """Predict the tags whose log-likelihood ratio is positive.
 
         Parameters
         ----------

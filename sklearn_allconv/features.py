@@ -188,9 +188,9 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         Hop length in samples.
     n_bins_ : int
         Number of frequency bins of each output frame.
-    mean_ : ndarray of shape (n_bins_,) or None
+    mean_ : ndarray of shape (n_bins,) or None
         Per-bin mean over all training frames; None if ``standardize=False``.
-    scale_ : ndarray of shape (n_bins_,) or None
+    scale_ : ndarray of shape (n_bins,) or None
         Per-bin standard deviation over all training frames (1 for bins of zero
         variance); None if ``standardize=False``.
     n_frames_seen_ : int

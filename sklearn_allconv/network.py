@@ -119,7 +119,20 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     def forward(
         self, x: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Normalize ``x``; ``mask`` (batch, 1, time) marks the valid frames."""
+        """Normalize ``x`` with statistics of its valid frames (in training).
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, channels, time)
+            Activations, padded at the end.
+        mask : Tensor of bool, shape (batch, 1, time), optional
+            True on valid frames; all frames are valid when omitted.
+
+        Returns
+        -------
+        Tensor of shape (batch, channels, time)
+            The normalized activations.
+        """
         if self.training and x.shape[0] * x.shape[2] == 1:
             # One value per channel has no batch statistics (BatchNorm1d raises):
             # normalize this batch with the running statistics instead.
@@ -172,7 +185,22 @@ class MaskedGlobalPooling(nn.Module):
     def forward(
         self, x: torch.Tensor, lengths: torch.Tensor, mask: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Pool (batch, channels, time) to (batch, channels) over valid frames."""
+        """Pool over the valid frames of each clip.
+
+        Parameters
+        ----------
+        x : Tensor of shape (batch, channels, time)
+            Activations, padded at the end.
+        lengths : Tensor of int, shape (batch,)
+            Valid frames per clip.
+        mask : Tensor of bool, shape (batch, 1, time), optional
+            True on valid frames; without it every frame is pooled.
+
+        Returns
+        -------
+        Tensor of shape (batch, channels)
+            Mean (or maximum) over the valid frames.
+        """
         if mask is None:
             return x.mean(dim=2) if self.mode == "mean" else x.amax(dim=2)
         if self.mode == "max":
@@ -181,6 +209,13 @@ class MaskedGlobalPooling(nn.Module):
         return total / lengths[:, None].to(x.dtype)
 
     def extra_repr(self) -> str:
+        """Describe the pooling mode in the module's repr.
+
+        Returns
+        -------
+        str
+            ``mode='mean'`` or ``mode='max'``.
+        """
         return f"mode={self.mode!r}"
 
 
@@ -318,7 +353,7 @@ class AllConvNet(nn.Module):
     def forward(
         self, X: torch.Tensor, lengths: torch.Tensor | None = None
     ) -> torch.Tensor:
-        """Logits of shape (batch, n_outputs) for a padded batch.
+        """Compute the logits of a padded batch.
 
         Parameters
         ----------

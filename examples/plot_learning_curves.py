@@ -1,0 +1,50 @@
+"""
+Learning curves from the training history
+=========================================
+
+Every fitted estimator keeps skorch's ``history_``: per epoch, the training and
+validation loss and the learning rate, which the paper's recipe halves when the
+validation loss stops improving. Early stopping then restores the weights of
+the best epoch.
+
+To run in seconds, this example trains a smaller network (32 filters instead of
+256) with a short plateau patience.
+"""
+
+import matplotlib.pyplot as plt
+
+from sklearn_allconv import SceneClassifier, STFTTransformer
+from sklearn_allconv.datasets import make_acoustic_scenes
+
+clips, y, locations = make_acoustic_scenes(sample_rate=16000, random_state=0)
+features = STFTTransformer(sample_rate=16000).fit_transform(clips)
+clf = SceneClassifier(
+    max_epochs=10,
+    batch_size=16,
+    module__n_filters=32,
+    callbacks__lr_plateau__patience=1,
+    verbose=1,  # print skorch's epoch table
+    random_state=0,
+)
+clf.fit(features, y, groups=locations)
+
+# %%
+history = clf.history_
+epochs = history[:, "epoch"]
+fig, (loss_ax, lr_ax) = plt.subplots(2, 1, figsize=(6, 5), sharex=True)
+loss_ax.plot(epochs, history[:, "train_loss"], label="training loss")
+loss_ax.plot(epochs, history[:, "valid_loss"], label="validation loss")
+best = [
+    epoch
+    for epoch, is_best in zip(epochs, history[:, "valid_loss_best"], strict=True)
+    if is_best
+][-1]
+loss_ax.axvline(best, color="grey", linestyle=":", label="best epoch (restored)")
+loss_ax.set_ylabel("cross entropy")
+loss_ax.legend()
+lr_ax.step(epochs, history[:, "event_lr"], where="post")
+lr_ax.set_yscale("log")
+lr_ax.set_ylabel("learning rate")
+lr_ax.set_xlabel("epoch")
+fig.tight_layout()
+plt.show()
