@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .cli import add_file_commands
 from .reproduce import DEMO_NETWORK_PARAMS, add_reproduce_arguments, run_reproduce
 
 
@@ -149,6 +150,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     add_reproduce_arguments(reproduce)
     reproduce.set_defaults(handler=run_reproduce)
+    add_file_commands(commands)
     return parser
 
 

@@ -1,0 +1,80 @@
+"""The command line: fit, predict and evaluate on folders of audio files."""
+
+import csv
+
+import numpy as np
+import pytest
+import soundfile
+
+from sklearn_allconv.__main__ import main
+
+RATE = 8000
+TRAINING = ["--epochs", "2", "--n-filters", "8", "--batch-size", "4"]
+
+
+def _write_clip(path, pitch, rng, rate=RATE):
+    t = np.arange(int(0.5 * rate)) / rate
+    clip = 0.3 * np.sin(2 * np.pi * pitch * t) + 0.05 * rng.standard_normal(t.size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    soundfile.write(path, clip.astype(np.float32), rate)
+
+
+@pytest.fixture
+def class_folders(tmp_path):
+    rng = np.random.default_rng(0)
+    for label, pitch in [("low", 300), ("high", 2000)]:
+        for i in range(6):
+            _write_clip(tmp_path / "data" / label / f"{i}.wav", pitch, rng)
+    return tmp_path / "data"
+
+
+def test_fit_predict_evaluate_on_a_class_per_folder_tree(
+    class_folders, tmp_path, capsys
+):
+    model = tmp_path / "scenes.safetensors"
+    assert main(["fit", str(class_folders), str(model), *TRAINING]) == 0
+    assert model.is_file()
+    out = tmp_path / "predictions.csv"
+    assert main(["predict", str(model), str(class_folders), "-o", str(out)]) == 0
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 12
+    assert set(rows[0]) == {"path", "prediction", "high", "low"}
+    assert {row["prediction"] for row in rows} <= {"high", "low"}
+    for row in rows:
+        assert float(row["high"]) + float(row["low"]) == pytest.approx(1, abs=1e-5)
+    capsys.readouterr()
+    assert main(["evaluate", str(model), str(class_folders)]) == 0
+    table = capsys.readouterr().out
+    assert "high" in table and "low" in table and "Average" in table
+
+
+def test_fit_on_a_csv_of_tags_trains_a_tagger(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    rows = []
+    for i in range(8):
+        tags = ["speech", "music"][: i % 3]
+        _write_clip(tmp_path / "audio" / f"{i}.wav", 200 + 300 * len(tags), rng)
+        rows.append(f"audio/{i}.wav,{';'.join(tags)}")
+    listing = tmp_path / "tags.csv"
+    listing.write_text("path,label\n" + "\n".join(rows) + "\n")
+    model = tmp_path / "tags.safetensors"
+    assert main(["fit", str(listing), str(model), *TRAINING]) == 0
+    assert "tagger" in capsys.readouterr().out
+    assert main(["evaluate", str(model), str(listing)]) == 0
+    assert "EER" in capsys.readouterr().out
+
+
+def test_wrong_paths_and_mixed_sample_rates_give_clear_errors(class_folders, tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        main(["fit", str(tmp_path / "nowhere"), str(tmp_path / "m.safetensors")])
+    _write_clip(class_folders / "low" / "odd.wav", 300, np.random.default_rng(2), 16000)
+    with pytest.raises(ValueError, match="different sample rates: 8000 Hz.*16000 Hz"):
+        main(["fit", str(class_folders), str(tmp_path / "m.safetensors")])
+
+
+def test_help_explains_every_command(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = capsys.readouterr().out
+    for command in ("demo", "reproduce", "fit", "predict", "evaluate"):
+        assert command in text
