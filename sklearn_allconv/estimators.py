@@ -9,10 +9,12 @@ that :class:`~sklearn.model_selection.GridSearchCV` can tune it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import ClassifierMixin
 from sklearn.model_selection import (
@@ -34,6 +36,8 @@ from .metrics import equal_error_rate
 from .network import AllConvNet, minimum_frames
 
 __all__ = ["AudioTagger", "GroupValidSplit", "SceneClassifier"]
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class GroupValidSplit:
@@ -288,10 +292,26 @@ class _AllConvEstimator(NeuralNet):
 
     def _check_clips(self, X: Any, *, reset: bool) -> np.ndarray:
         """Validate features and return them as an object array of float32 clips."""
-        if isinstance(X, (str, bytes)):
+        one_frame_rows = False
+        if isinstance(X, (str, bytes)) or X is None or not (
+            hasattr(X, "__len__") or hasattr(X, "__array__")
+        ):
             raise TypeError(
                 "Expected a sequence of (frames x bins) spectrograms, e.g. the "
                 f"output of STFTTransformer; got {type(X).__name__}."
+            )
+        if not isinstance(X, (list, tuple, np.ndarray)) and not sp.issparse(X):
+            # Array-likes (DataFrames, tensors) become arrays before np.ndim,
+            # which some of them do not support; sparse matrices go on to
+            # check_array, which rejects them.
+            X = np.asarray(X)
+        if isinstance(X, (list, tuple)) and len(X) and isinstance(
+            X[0], (str, bytes, os.PathLike)
+        ):
+            raise TypeError(
+                f"Clip 0 is a {type(X[0]).__name__} ({X[0]!r}), not a spectrogram. "
+                "To classify audio files or raw audio, put STFTTransformer in "
+                "front of the estimator: make_pipeline(STFTTransformer(), ...)."
             )
         if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) < 2:
             # Rows of numbers, as X.tolist() gives: the array form below.
@@ -312,7 +332,10 @@ class _AllConvEstimator(NeuralNet):
                 X, dtype=(np.float32, np.float64), allow_nd=True, input_name="X"
             )
             if X.ndim == 2:
+                # One frame per row: raw audio passed here by mistake looks
+                # like this, hence the hint in the short-clip error below.
                 X = X[:, np.newaxis, :]
+                one_frame_rows = True
             elif X.ndim != 3:
                 raise ValueError(
                     "Expected a sequence of (frames x bins) spectrograms or a 3-D "
@@ -321,6 +344,12 @@ class _AllConvEstimator(NeuralNet):
             clips = list(X)
         if len(clips) == 0:
             raise ValueError("Found 0 clips; at least one clip is required.")
+        hint = (
+            " A 2-D array is read as one-frame clips: to classify raw audio, put "
+            "STFTTransformer in front of the estimator."
+            if one_frame_rows
+            else ""
+        )
         n_bins = self.n_bins_ if not reset else None
         min_frames = self._min_frames()
         out = np.empty(len(clips), dtype=object)
@@ -336,6 +365,12 @@ class _AllConvEstimator(NeuralNet):
                     f"Clip {index} has shape {clip.shape}; expected a 2-D (frames x "
                     "bins) spectrogram such as STFTTransformer produces."
                 )
+            if 0 in clip.shape:
+                missing = "frames" if clip.shape[0] == 0 else "frequency bins"
+                raise ValueError(
+                    f"Clip {index} is empty: shape {clip.shape}, no {missing}. "
+                    "Drop it."
+                )
             if n_bins is None:
                 n_bins = clip.shape[1]
             if clip.shape[1] != n_bins:
@@ -345,9 +380,15 @@ class _AllConvEstimator(NeuralNet):
                     f"{n_bins}. Use features computed with the same sample rate and "
                     "window as the training features."
                 )
-            clip = np.ascontiguousarray(clip, dtype=np.float32)
             if not np.isfinite(clip).all():
                 raise ValueError(f"Clip {index} contains NaN or infinite values.")
+            if clip.dtype.itemsize > 4 and np.abs(clip).max() > _FLOAT32_MAX:
+                raise ValueError(
+                    f"Clip {index} has values beyond the float32 range (up to "
+                    f"{float(np.abs(clip).max()):.3g}); the network computes in "
+                    "float32. Standardize the features, e.g. with STFTTransformer."
+                )
+            clip = np.ascontiguousarray(clip, dtype=np.float32)
             if clip.shape[0] < min_frames:
                 if self.short_clips != "pad":
                     raise ValueError(
@@ -355,7 +396,7 @@ class _AllConvEstimator(NeuralNet):
                         f"at least {min_frames} (with a 15 ms hop, "
                         f"{(min_frames - 1) * 15 + 25} ms of audio). Drop it, pad "
                         "it, or set short_clips='pad' to repeat short clips up to "
-                        "the minimum length."
+                        f"the minimum length.{hint}"
                     )
                 clip = np.pad(clip, ((0, min_frames - clip.shape[0]), (0, 0)), "wrap")
             out[index] = clip
@@ -716,6 +757,11 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
             raise ValueError(
                 f"X has {n_clips} clips but y has {y.shape[0]} labels; they must match."
             )
+        if y.dtype.kind == "f" and np.isnan(y).any():
+            raise ValueError(
+                f"y contains NaN labels (clips {np.flatnonzero(np.isnan(y))[:5]}); "
+                "label those clips or drop them."
+            )
         if type_of_target(y) == "continuous":
             raise ValueError(
                 "Unknown label type: y holds continuous values; SceneClassifier "
@@ -927,6 +973,14 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
                     f"{len(self.classes_)}."
                 )
         else:
+            for index, row in enumerate(y):
+                if isinstance(row, (str, bytes)):
+                    # MultiLabelBinarizer would read the string as characters.
+                    raise ValueError(
+                        f"y[{index}] is the string {row!r}, not a list of tags. "
+                        "Pass one list of tag names per clip, e.g. "
+                        "[['speech'], ['speech', 'tv'], []]."
+                    )
             binarizer = MultiLabelBinarizer(
                 classes=None if reset else self.classes_
             )
@@ -936,6 +990,11 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
         if Y.shape[0] != n_clips:
             raise ValueError(
                 f"X has {n_clips} clips but y has {Y.shape[0]} rows; they must match."
+            )
+        if Y.shape[1] == 0:
+            raise ValueError(
+                f"y has shape {Y.shape}: no tags. AudioTagger needs at least one "
+                "tag column (or tag name)."
             )
         return Y.astype(np.float32)
 
