@@ -187,6 +187,15 @@ class _PlateauLRScheduler(LRScheduler):
         if self.monitor in net.history[-1]:
             super().on_epoch_end(net, **kwargs)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # lr_scheduler_ refers to the optimizer, whose tensors skorch maps to
+        # the loading machine's device only as net.optimizer_: pickled here, a
+        # model trained on CUDA would not unpickle on a CPU-only machine
+        # (skorch issue #1096). on_train_begin rebuilds it.
+        state = self.__dict__.copy()
+        state.pop("lr_scheduler_", None)
+        return state
+
 
 class _AutoDevice:
     """Resolve ``device="auto"`` for skorch while ``get_params`` keeps "auto".
