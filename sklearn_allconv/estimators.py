@@ -32,6 +32,7 @@ from skorch.dataset import ValidSplit
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader, default_collate
 
+from .checkpoints import TrainingCheckpoint
 from .metrics import equal_error_rate
 from .network import AllConvNet, minimum_frames
 
@@ -295,6 +296,8 @@ class _AllConvEstimator(NeuralNet):
                 "early_stopping",
                 _EarlyStopping(monitor="valid_loss", patience=10, load_best=True),
             ),
+            # Last, so that it saves the state the callbacks above leave.
+            ("checkpoint", TrainingCheckpoint()),
         ]
 
     # -- data --------------------------------------------------------------
@@ -646,7 +649,10 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks. The default ones are reachable by name:
         ``callbacks__lr_plateau__patience`` (3),
-        ``callbacks__early_stopping__patience`` (10).
+        ``callbacks__early_stopping__patience`` (10) and ``checkpoint``, a
+        :class:`~sklearn_allconv.checkpoints.TrainingCheckpoint`
+        (``callbacks__checkpoint__dirname``,
+        ``callbacks__checkpoint__resume_from``).
     predict_nonlinearity : callable, "auto" or None, default="auto"
         Applied to the logits by :meth:`predict_proba` (softmax for the cross
         entropy).
@@ -658,8 +664,8 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         Torch device; "auto" takes CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialization, shuffling, crops and the validation split.
-        Runs on the CPU with the same seed give identical models. Torch's global
-        random state is left as it was.
+        Runs on the CPU with the same int seed give identical models (see
+        Notes). Torch's global random state is left as it was.
     **kwargs
         Further skorch parameters, e.g. ``iterator_train__num_workers``.
 
@@ -683,6 +689,26 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
     -----
     The paper does not give the early-stopping and plateau patiences; the
     defaults here are 10 and 3 epochs of no improvement of the validation loss.
+
+    Training can be interrupted with Ctrl-C (a ``KeyboardInterrupt``): ``fit``
+    then returns with the weights of the best epoch so far (by validation
+    loss; without a validation split, the weights reached), drops the
+    unfinished epoch from ``history_``, and warns where the last finished
+    epoch is checkpointed. ``set_params(callbacks__checkpoint__resume_from=
+    directory).fit(X, y)`` resumes exactly from there; see
+    :class:`~sklearn_allconv.checkpoints.TrainingCheckpoint`.
+
+    Determinism: with an int ``random_state``, fitting on the CPU gives
+    bit-identical weights and predictions from run to run and from process to
+    process, given the same data, library versions and number of torch
+    threads (``torch.get_num_threads()`` changes the order of floating-point
+    sums). Fits running in threads share torch's global random generator and
+    are not reproducible; joblib's default process-based backend is. On CUDA,
+    cuDNN chooses convolution algorithms whose results vary slightly between
+    runs: ``torch.backends.cudnn.benchmark = False`` with
+    ``torch.use_deterministic_algorithms(True)`` (and the environment variable
+    ``CUBLAS_WORKSPACE_CONFIG=:4096:8``) makes CUDA runs repeat, at some cost
+    in speed; CUDA and CPU results still differ in the last digits.
 
     Examples
     --------
@@ -862,8 +888,8 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
     short_clips : {"error", "pad"}, default="error"
         What to do with clips shorter than the network's minimum.
     callbacks : list of (name, callback) or None, default=None
-        Extra skorch callbacks; the default ones are ``lr_plateau`` and
-        ``early_stopping``.
+        Extra skorch callbacks; the default ones are ``lr_plateau``,
+        ``early_stopping`` and ``checkpoint`` (see :class:`SceneClassifier`).
     predict_nonlinearity : callable or None, default=torch.sigmoid
         Applied to the logits by :meth:`predict_proba`.
     warm_start : bool, default=False
@@ -873,7 +899,8 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
     device : str, default="auto"
         Torch device; "auto" takes CUDA when available.
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialization, shuffling and the validation split.
+        Seeds weight initialization, shuffling and the validation split; what
+        is deterministic is as for :class:`SceneClassifier` (see its Notes).
     **kwargs
         Further skorch parameters.
 
@@ -892,6 +919,11 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
     --------
     SceneClassifier : The single-label counterpart.
     sklearn_allconv.metrics.equal_error_rate : The DCASE 2016 Task 4 metric.
+
+    Notes
+    -----
+    Interrupted training, checkpoints and resuming, and what is deterministic
+    on CPU and CUDA, work as for :class:`SceneClassifier`: see its Notes.
 
     Examples
     --------
