@@ -852,7 +852,11 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
 
 
 def _sigmoid(logits: torch.Tensor) -> torch.Tensor:
-    return torch.sigmoid(logits)
+    # torch's vectorized and scalar float32 sigmoids differ in the last bit, and
+    # which one an element gets depends on its position in the batch. In
+    # float64 both round to the same float32, so a clip's probabilities do not
+    # depend on the clips batched with it.
+    return torch.sigmoid(logits.double()).to(logits.dtype)
 
 
 class AudioTagger(ClassifierMixin, _AllConvEstimator):
