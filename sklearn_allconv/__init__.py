@@ -9,6 +9,7 @@ from .estimators import AudioTagger, GroupValidSplit, SceneClassifier
 from .features import STFTTransformer
 from .metrics import eer_scorer, equal_error_rate
 from .network import AllConvNet
+from .persistence import load_model, save_model
 
 __version__ = "0.1.0.dev0"
 
@@ -21,4 +22,6 @@ __all__ = [
     "__version__",
     "eer_scorer",
     "equal_error_rate",
+    "load_model",
+    "save_model",
 ]

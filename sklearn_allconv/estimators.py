@@ -9,10 +9,12 @@ that :class:`~sklearn.model_selection.GridSearchCV` can tune it.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import ClassifierMixin
 from sklearn.model_selection import (
@@ -30,10 +32,13 @@ from skorch.dataset import ValidSplit
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader, default_collate
 
+from .checkpoints import TrainingCheckpoint
 from .metrics import equal_error_rate
 from .network import AllConvNet, minimum_frames
 
 __all__ = ["AudioTagger", "GroupValidSplit", "SceneClassifier"]
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class GroupValidSplit:
@@ -183,6 +188,15 @@ class _PlateauLRScheduler(LRScheduler):
         if self.monitor in net.history[-1]:
             super().on_epoch_end(net, **kwargs)
 
+    def __getstate__(self) -> dict[str, Any]:
+        # lr_scheduler_ refers to the optimizer, whose tensors skorch maps to
+        # the loading machine's device only as net.optimizer_: pickled here, a
+        # model trained on CUDA would not unpickle on a CPU-only machine
+        # (skorch issue #1096). on_train_begin rebuilds it.
+        state = self.__dict__.copy()
+        state.pop("lr_scheduler_", None)
+        return state
+
 
 class _AutoDevice:
     """Resolve ``device="auto"`` for skorch while ``get_params`` keeps "auto".
@@ -281,19 +295,35 @@ class _AllConvEstimator(NeuralNet):
                 "early_stopping",
                 _EarlyStopping(monitor="valid_loss", patience=10, load_best=True),
             ),
+            # Last, so that it saves the state the callbacks above leave.
+            ("checkpoint", TrainingCheckpoint()),
         ]
 
     # -- data --------------------------------------------------------------
 
     def _check_clips(self, X: Any, *, reset: bool) -> np.ndarray:
         """Validate features and return them as an object array of float32 clips."""
-        if isinstance(X, (str, bytes)):
+        one_frame_rows = False
+        if isinstance(X, (str, bytes)) or X is None or not (
+            hasattr(X, "__len__") or hasattr(X, "__array__")
+        ):
             raise TypeError(
                 "Expected a sequence of (frames x bins) spectrograms, e.g. the "
                 f"output of STFTTransformer; got {type(X).__name__}."
             )
-        if hasattr(X, "__array__") and not isinstance(X, np.ndarray):
+        if not isinstance(X, (list, tuple, np.ndarray)) and not sp.issparse(X):
+            # Array-likes (DataFrames, tensors) become arrays before np.ndim,
+            # which some of them do not support; sparse matrices go on to
+            # check_array, which rejects them.
             X = np.asarray(X)
+        if isinstance(X, (list, tuple)) and len(X) and isinstance(
+            X[0], (str, bytes, os.PathLike)
+        ):
+            raise TypeError(
+                f"Clip 0 is a {type(X[0]).__name__} ({X[0]!r}), not a spectrogram. "
+                "To classify audio files or raw audio, put STFTTransformer in "
+                "front of the estimator: make_pipeline(STFTTransformer(), ...)."
+            )
         if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) < 2:
             # Rows of numbers, as X.tolist() gives: the array form below.
             X = np.asarray(X)
@@ -313,7 +343,10 @@ class _AllConvEstimator(NeuralNet):
                 X, dtype=(np.float32, np.float64), allow_nd=True, input_name="X"
             )
             if X.ndim == 2:
+                # One frame per row: raw audio passed here by mistake looks
+                # like this, hence the hint in the short-clip error below.
                 X = X[:, np.newaxis, :]
+                one_frame_rows = True
             elif X.ndim != 3:
                 raise ValueError(
                     "Expected a sequence of (frames x bins) spectrograms or a 3-D "
@@ -322,6 +355,12 @@ class _AllConvEstimator(NeuralNet):
             clips = list(X)
         if len(clips) == 0:
             raise ValueError("Found 0 clips; at least one clip is required.")
+        hint = (
+            " A 2-D array is read as one-frame clips: to classify raw audio, put "
+            "STFTTransformer in front of the estimator."
+            if one_frame_rows
+            else ""
+        )
         n_bins = self.n_bins_ if not reset else None
         min_frames = self._min_frames()
         out = np.empty(len(clips), dtype=object)
@@ -337,6 +376,12 @@ class _AllConvEstimator(NeuralNet):
                     f"Clip {index} has shape {clip.shape}; expected a 2-D (frames x "
                     "bins) spectrogram such as STFTTransformer produces."
                 )
+            if 0 in clip.shape:
+                missing = "frames" if clip.shape[0] == 0 else "frequency bins"
+                raise ValueError(
+                    f"Clip {index} is empty: shape {clip.shape}, no {missing}. "
+                    "Drop it."
+                )
             if n_bins is None:
                 n_bins = clip.shape[1]
             if clip.shape[1] != n_bins:
@@ -346,9 +391,15 @@ class _AllConvEstimator(NeuralNet):
                     f"{n_bins}. Use features computed with the same sample rate and "
                     "window as the training features."
                 )
-            clip = np.ascontiguousarray(clip, dtype=np.float32)
             if not np.isfinite(clip).all():
                 raise ValueError(f"Clip {index} contains NaN or infinite values.")
+            if clip.dtype.itemsize > 4 and np.abs(clip).max() > _FLOAT32_MAX:
+                raise ValueError(
+                    f"Clip {index} has values beyond the float32 range (up to "
+                    f"{float(np.abs(clip).max()):.3g}); the network computes in "
+                    "float32. Standardize the features, e.g. with STFTTransformer."
+                )
+            clip = np.ascontiguousarray(clip, dtype=np.float32)
             if clip.shape[0] < min_frames:
                 if self.short_clips != "pad":
                     raise ValueError(
@@ -356,7 +407,7 @@ class _AllConvEstimator(NeuralNet):
                         f"at least {min_frames} (with a 15 ms hop, "
                         f"{(min_frames - 1) * 15 + 25} ms of audio). Drop it, pad "
                         "it, or set short_clips='pad' to repeat short clips up to "
-                        "the minimum length."
+                        f"the minimum length.{hint}"
                     )
                 clip = np.pad(clip, ((0, min_frames - clip.shape[0]), (0, 0)), "wrap")
             out[index] = clip
@@ -598,7 +649,10 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks. The default ones are reachable by name:
         ``callbacks__lr_plateau__patience`` (3),
-        ``callbacks__early_stopping__patience`` (10).
+        ``callbacks__early_stopping__patience`` (10) and ``checkpoint``, a
+        :class:`~sklearn_allconv.checkpoints.TrainingCheckpoint`
+        (``callbacks__checkpoint__dirname``,
+        ``callbacks__checkpoint__resume_from``).
     predict_nonlinearity : callable, "auto" or None, default="auto"
         Applied to the logits by :meth:`predict_proba` (softmax for the cross
         entropy).
@@ -610,8 +664,8 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         Torch device; "auto" takes CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialization, shuffling, crops and the validation split.
-        Runs on the CPU with the same seed give identical models. Torch's global
-        random state is left as it was.
+        Runs on the CPU with the same int seed give identical models (see
+        Notes). Torch's global random state is left as it was.
     **kwargs
         Further skorch parameters, e.g. ``iterator_train__num_workers``.
 
@@ -635,6 +689,26 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
     -----
     The paper does not give the early-stopping and plateau patiences; the
     defaults here are 10 and 3 epochs of no improvement of the validation loss.
+
+    Training can be interrupted with Ctrl-C (a ``KeyboardInterrupt``): ``fit``
+    then returns with the weights of the best epoch so far (by validation
+    loss; without a validation split, the weights reached), drops the
+    unfinished epoch from ``history_``, and warns where the last finished
+    epoch is checkpointed. ``set_params(callbacks__checkpoint__resume_from=
+    directory).fit(X, y)`` resumes exactly from there; see
+    :class:`~sklearn_allconv.checkpoints.TrainingCheckpoint`.
+
+    Determinism: with an int ``random_state``, fitting on the CPU gives
+    bit-identical weights and predictions from run to run and from process to
+    process, given the same data, library versions and number of torch
+    threads (``torch.get_num_threads()`` changes the order of floating-point
+    sums). Fits running in threads share torch's global random generator and
+    are not reproducible; joblib's default process-based backend is. On CUDA,
+    cuDNN chooses convolution algorithms whose results vary slightly between
+    runs: ``torch.backends.cudnn.benchmark = False`` with
+    ``torch.use_deterministic_algorithms(True)`` (and the environment variable
+    ``CUBLAS_WORKSPACE_CONFIG=:4096:8``) makes CUDA runs repeat, at some cost
+    in speed; CUDA and CPU results still differ in the last digits.
 
     Examples
     --------
@@ -714,6 +788,11 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
             raise ValueError(
                 f"X has {n_clips} clips but y has {y.shape[0]} labels; they must match."
             )
+        if y.dtype.kind == "f" and np.isnan(y).any():
+            raise ValueError(
+                f"y contains NaN labels (clips {np.flatnonzero(np.isnan(y))[:5]}); "
+                "label those clips or drop them."
+            )
         if type_of_target(y) == "continuous":
             raise ValueError(
                 "Unknown label type: y holds continuous values; SceneClassifier "
@@ -769,7 +848,11 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
 
 
 def _sigmoid(logits: torch.Tensor) -> torch.Tensor:
-    return torch.sigmoid(logits)
+    # torch's vectorized and scalar float32 sigmoids differ in the last bit, and
+    # which one an element gets depends on its position in the batch. In
+    # float64 both round to the same float32, so a clip's probabilities do not
+    # depend on the clips batched with it.
+    return torch.sigmoid(logits.double()).to(logits.dtype)
 
 
 class AudioTagger(ClassifierMixin, _AllConvEstimator):
@@ -805,8 +888,8 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
     short_clips : {"error", "pad"}, default="error"
         What to do with clips shorter than the network's minimum.
     callbacks : list of (name, callback) or None, default=None
-        Extra skorch callbacks; the default ones are ``lr_plateau`` and
-        ``early_stopping``.
+        Extra skorch callbacks; the default ones are ``lr_plateau``,
+        ``early_stopping`` and ``checkpoint`` (see :class:`SceneClassifier`).
     predict_nonlinearity : callable or None, default=torch.sigmoid
         Applied to the logits by :meth:`predict_proba`.
     warm_start : bool, default=False
@@ -816,7 +899,8 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
     device : str, default="auto"
         Torch device; "auto" takes CUDA when available.
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialization, shuffling and the validation split.
+        Seeds weight initialization, shuffling and the validation split; what
+        is deterministic is as for :class:`SceneClassifier` (see its Notes).
     **kwargs
         Further skorch parameters.
 
@@ -835,6 +919,11 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
     --------
     SceneClassifier : The single-label counterpart.
     sklearn_allconv.metrics.equal_error_rate : The DCASE 2016 Task 4 metric.
+
+    Notes
+    -----
+    Interrupted training, checkpoints and resuming, and what is deterministic
+    on CPU and CUDA, work as for :class:`SceneClassifier`: see its Notes.
 
     Examples
     --------
@@ -925,6 +1014,14 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
                     f"{len(self.classes_)}."
                 )
         else:
+            for index, row in enumerate(y):
+                if isinstance(row, (str, bytes)):
+                    # MultiLabelBinarizer would read the string as characters.
+                    raise ValueError(
+                        f"y[{index}] is the string {row!r}, not a list of tags. "
+                        "Pass one list of tag names per clip, e.g. "
+                        "[['speech'], ['speech', 'tv'], []]."
+                    )
             binarizer = MultiLabelBinarizer(
                 classes=None if reset else self.classes_
             )
@@ -934,6 +1031,11 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
         if Y.shape[0] != n_clips:
             raise ValueError(
                 f"X has {n_clips} clips but y has {Y.shape[0]} rows; they must match."
+            )
+        if Y.shape[1] == 0:
+            raise ValueError(
+                f"y has shape {Y.shape}: no tags. AudioTagger needs at least one "
+                "tag column (or tag name)."
             )
         return Y.astype(np.float32)
 

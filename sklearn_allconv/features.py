@@ -79,6 +79,13 @@ def _as_clip_sources(X: Any, *, min_samples: int) -> list[Any] | np.ndarray:
             f"Expected a sequence of clips or file paths, got the single path {X!r}. "
             "Wrap it in a list: [path]."
         )
+    if X is None or not (hasattr(X, "__len__") or hasattr(X, "__array__")):
+        # Generators, None and scalars would otherwise reach check_array, whose
+        # message ("got scalar array") does not say what to pass instead.
+        raise TypeError(
+            "Expected a sequence of clips or file paths (a list, tuple or array), "
+            f"got {type(X).__name__}. Pass a list, e.g. list(clips)."
+        )
     if isinstance(X, (list, tuple)):
         return list(X)
     if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
@@ -99,6 +106,13 @@ def _as_clip_sources(X: Any, *, min_samples: int) -> list[Any] | np.ndarray:
         ensure_min_features=min_samples,
         input_name="X",
     )
+
+
+def _describe(source: Any, index: int) -> str:
+    """Name a clip in error messages: its file when it has one."""
+    if _is_path(source):
+        return f"File {os.fspath(source)!r} (clip {index})"
+    return f"Clip {index}"
 
 
 def _pcm_to_float(array: np.ndarray) -> np.ndarray:
@@ -136,6 +150,13 @@ def _as_float_audio(clip: Any, index: int) -> np.ndarray:
     if not np.isfinite(array).all():
         raise ValueError(
             f"Clip {index} contains NaN or infinite samples; clean or drop it."
+        )
+    peak = float(np.abs(array).max())
+    if peak > float(np.finfo(np.float32).max):
+        # The cast to float32 below would turn these samples into infinities.
+        raise ValueError(
+            f"Clip {index} has samples of magnitude up to {peak:.3g}, beyond the "
+            "float32 range; audio is expected in [-1, 1]. Rescale the clip."
         )
     return array.astype(np.float32, copy=False)
 
@@ -206,7 +227,11 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
     Input may be a sequence (or 1-D object array) of 1-D clips of any lengths,
     of 2-D (channels x samples) clips, or of audio file paths read with
     :mod:`soundfile`; a 2-D float array is read as rows of equal-length mono
-    clips. Integer PCM arrays are scaled to [-1, 1) as soundfile does. The output
+    clips. Integer arrays are accepted as PCM and scaled to [-1, 1) by the full
+    range of their dtype, as soundfile does: int16 is divided by 32768, int32
+    by 2**31 (unsigned types are centred first). Keep 16-bit samples in int16:
+    in int64 they would be divided by 2**63. In-memory clips carry no sample
+    rate and are taken to be at ``sample_rate``; files are checked. The output
     is a 1-D object array with one (frames x bins) array per clip (for a 2-D
     array input, whose clips are of equal length, a 3-D float32 array of shape
     (clips, frames, bins), which the estimators accept too), where
@@ -417,7 +442,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         n_samples = audio.shape[0]
         if n_samples < self.n_fft_:
             raise ValueError(
-                f"Clip {index} has {n_samples} samples "
+                f"{_describe(source, index)} has {n_samples} samples "
                 f"({1000.0 * n_samples / self.sample_rate:.1f} ms); one STFT frame "
                 f"needs at least {self.n_fft_} samples ({self.window_ms} ms at "
                 f"{self.sample_rate} Hz). Pad the clip or drop it."
@@ -425,16 +450,23 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         frames = np.lib.stride_tricks.sliding_window_view(audio, self.n_fft_)
         windowed = frames[:: self.hop_length_] * window
         spectrum = scipy.fft.rfft(windowed, axis=1, overwrite_x=True)
-        return np.abs(spectrum)
+        magnitudes = np.abs(spectrum)
+        if not np.isfinite(magnitudes).all():
+            # Finite samples near the float32 limit overflow in the FFT sums.
+            raise ValueError(
+                f"{_describe(source, index)} gives infinite STFT magnitudes: its "
+                f"samples reach {float(np.abs(audio).max()):.3g}, while audio is "
+                "expected in [-1, 1]. Rescale it."
+            )
+        return magnitudes
 
     def _load(self, source: Any, index: int) -> np.ndarray:
         """Return clip ``index`` as mono float32 samples at ``sample_rate``."""
         if _is_path(source):
             audio = self._read_file(source)
-            where = f"File {os.fspath(source)!r}"
         else:
             audio = _as_float_audio(source, index)
-            where = f"Clip {index}"
+        where = _describe(source, index)
         if audio.shape[0] == 1:
             return audio[0]
         if self.channel == "mean":
@@ -448,8 +480,14 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
 
     def _read_file(self, path: str | os.PathLike) -> np.ndarray:
         name = os.fspath(path)
-        if not os.path.isfile(name):
+        if not os.path.exists(name):
             raise FileNotFoundError(f"Audio file {name!r} does not exist.")
+        if not os.path.isfile(name):
+            # Reading a named pipe or a device would block or never end.
+            raise ValueError(
+                f"Audio file {name!r} is not a regular file (a directory, a pipe "
+                "or a device); pass the paths of the audio files themselves."
+            )
         try:
             audio, rate = soundfile.read(name, dtype="float32", always_2d=True)
         except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:

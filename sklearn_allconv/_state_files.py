@@ -1,0 +1,227 @@
+"""Nested state in one safetensors file, written and read without pickle.
+
+A *state tree* is built from dicts, lists, tuples, strings, numbers, booleans,
+None, torch tensors and numpy arrays. :func:`write_state_file` stores every
+tensor and array as a safetensors tensor and the rest of the tree as JSON in
+the file's header metadata, where each tensor appears as a reference to its
+name. :func:`read_state_file` rebuilds the tree. Reading parses JSON and raw
+tensor bytes only, so a file from an untrusted source cannot run code; its
+values can still be wrong, and the callers validate them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+import safetensors
+import torch
+from safetensors.torch import save_file
+
+__all__ = ["read_state_file", "write_state_file"]
+
+_HEADER_KEY = "sklearn_allconv"
+_FORMAT_VERSION = 1
+# Markers of the values JSON cannot hold; a dict with one of these keys and
+# nothing else stands for that value.
+_TENSOR, _ARRAY, _TUPLE, _ITEMS = "__tensor__", "__ndarray__", "__tuple__", "__items__"
+_MARKERS = {_TENSOR, _ARRAY, _TUPLE, _ITEMS}
+
+
+def write_state_file(path: str | os.PathLike, tree: Any, *, kind: str) -> None:
+    """Write ``tree`` to ``path`` as one safetensors file.
+
+    The file is written next to ``path`` under a temporary name and then
+    renamed, so a crash never leaves a half-written file at ``path``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Destination file.
+    tree : object
+        The state tree (see the module docstring).
+    kind : str
+        What the file holds ("model", "checkpoint"); :func:`read_state_file`
+        refuses a file of another kind.
+
+    Raises
+    ------
+    TypeError
+        If the tree holds a value of another type; the message gives its place.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    header = {
+        "kind": kind,
+        "format_version": _FORMAT_VERSION,
+        "tree": _encode(tree, "", tensors),
+    }
+    metadata = {_HEADER_KEY: json.dumps(header)}
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(
+        dir=directory, prefix=".", suffix=".partial"
+    )
+    os.close(handle)
+    try:
+        save_file(tensors, temporary, metadata=metadata)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
+def read_state_file(path: str | os.PathLike, *, kind: str) -> Any:
+    """Read a state tree written by :func:`write_state_file`.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file.
+    kind : str
+        The kind of file expected.
+
+    Returns
+    -------
+    object
+        The state tree; tensors are on the CPU, arrays are numpy arrays.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a safetensors file written by this library, is of
+        another kind or version, or its references and tensors disagree.
+    """
+    name = os.fspath(path)
+    if not os.path.isfile(name):
+        raise FileNotFoundError(f"{kind.capitalize()} file {name!r} does not exist.")
+    problem = f"{name!r} is not a readable sklearn-allconv {kind} file"
+    try:
+        with safetensors.safe_open(name, framework="pt", device="cpu") as file:
+            metadata = file.metadata() or {}
+            tensors = {key: file.get_tensor(key) for key in file.keys()}
+    except (safetensors.SafetensorError, OSError, ValueError) as exc:
+        raise ValueError(f"{problem}: {exc}") from exc
+    if _HEADER_KEY not in metadata:
+        raise ValueError(
+            f"{problem}: its safetensors header has no {_HEADER_KEY!r} entry."
+        )
+    try:
+        header = json.loads(metadata[_HEADER_KEY])
+    except (ValueError, RecursionError) as exc:
+        raise ValueError(
+            f"{problem}: its description is not valid JSON ({exc})."
+        ) from exc
+    if not isinstance(header, dict) or "tree" not in header:
+        raise ValueError(f"{problem}: its description has no 'tree' entry.")
+    if header.get("kind") != kind:
+        raise ValueError(
+            f"{name!r} holds a {header.get('kind')!r}, not a {kind!r}; "
+            f"use the function that reads {header.get('kind')!r} files."
+        )
+    if header.get("format_version") != _FORMAT_VERSION:
+        raise ValueError(
+            f"{name!r} has format version {header.get('format_version')!r}; this "
+            f"version of sklearn-allconv reads version {_FORMAT_VERSION}. "
+            "Upgrade sklearn-allconv."
+        )
+    used: set[str] = set()
+    try:
+        tree = _decode(header["tree"], tensors, used)
+    except RecursionError as exc:
+        raise ValueError(f"{problem}: its description is nested too deeply.") from exc
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{problem}: {exc}") from exc
+    unused = sorted(set(tensors) - used)
+    if unused:
+        raise ValueError(
+            f"{problem}: it holds tensors its description does not mention: "
+            f"{unused[:5]}."
+        )
+    return tree
+
+
+def _encode(value: Any, place: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """Turn ``value`` into JSON, moving tensors and arrays into ``tensors``."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, torch.Tensor):
+        # A copy on the CPU: the file records no device, and safetensors
+        # refuses tensors that share memory.
+        tensors[place] = value.detach().to("cpu", copy=True).contiguous()
+        return {_TENSOR: place}
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind not in "biuf":
+            raise TypeError(
+                f"Cannot store the {value.dtype} array at {place or 'the root'!r}; "
+                "only numeric and boolean arrays are stored as tensors."
+            )
+        tensors[place] = torch.from_numpy(np.ascontiguousarray(value).copy())
+        return {_ARRAY: place}
+    if isinstance(value, (list, tuple)):
+        items = [
+            _encode(item, _child(place, i), tensors) for i, item in enumerate(value)
+        ]
+        return {_TUPLE: items} if isinstance(value, tuple) else items
+    if isinstance(value, dict):
+        if all(isinstance(key, str) for key in value) and not _MARKERS & set(value):
+            return {
+                key: _encode(item, _child(place, key), tensors)
+                for key, item in value.items()
+            }
+        if not all(isinstance(key, (str, int, float)) for key in value):
+            raise TypeError(
+                f"Cannot store the dict at {place or 'the root'!r}: its keys must "
+                "be strings or numbers."
+            )
+        # Optimizer states are keyed by integers, which JSON objects cannot be.
+        return {
+            _ITEMS: [
+                [key, _encode(item, _child(place, key), tensors)]
+                for key, item in value.items()
+            ]
+        }
+    raise TypeError(
+        f"Cannot store the {type(value).__name__} at {place or 'the root'!r}: only "
+        "dicts, lists, tuples, strings, numbers, booleans, None, tensors and "
+        "numeric arrays can be stored."
+    )
+
+
+def _child(place: str, key: Any) -> str:
+    """The tensor name of an element: the path of keys from the root."""
+    return f"{place}/{key}" if place else str(key)
+
+
+def _decode(value: Any, tensors: dict[str, torch.Tensor], used: set[str]) -> Any:
+    """Inverse of :func:`_encode`."""
+    if isinstance(value, list):
+        return [_decode(v, tensors, used) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) == 1 and set(value) <= _MARKERS:
+        (marker, content), = value.items()
+        if marker in (_TENSOR, _ARRAY):
+            if not isinstance(content, str) or content not in tensors:
+                raise ValueError(
+                    f"the description refers to a tensor {content!r} that the "
+                    "file does not hold."
+                )
+            used.add(content)
+            tensor = tensors[content]
+            return tensor if marker == _TENSOR else tensor.numpy()
+        if not isinstance(content, list):
+            raise ValueError(f"{marker} must hold a list, got {content!r}.")
+        if marker == _TUPLE:
+            return tuple(_decode(v, tensors, used) for v in content)
+        if not all(isinstance(pair, list) and len(pair) == 2 for pair in content):
+            raise ValueError(f"{marker} must hold [key, value] pairs.")
+        if not all(isinstance(key, (str, int, float)) for key, _ in content):
+            raise ValueError(f"{marker} keys must be strings or numbers.")
+        return {key: _decode(v, tensors, used) for key, v in content}
+    return {key: _decode(v, tensors, used) for key, v in value.items()}

@@ -1,0 +1,510 @@
+"""Save fitted models to a file that is safe to share, and load them back.
+
+:func:`save_model` writes a fitted :class:`~sklearn_allconv.SceneClassifier`,
+:class:`~sklearn_allconv.AudioTagger`, :class:`~sklearn_allconv.STFTTransformer`
+or a :class:`~sklearn.pipeline.Pipeline` of them to one safetensors file: the
+network weights and standardization statistics as tensors, everything else
+(classes, constructor parameters, the feature settings) as a JSON description
+in the file's header. :func:`load_model` rebuilds the model from the file
+without unpickling anything: classes and functions are looked up by name in an
+explicit allow-list, and every value is checked before it is used, so a
+tampered file fails with a ``ValueError`` instead of running code.
+
+Pickle and joblib keep working for files you only share with yourself: they
+can run arbitrary code when loaded, so load them only from trusted sources.
+"""
+
+from __future__ import annotations
+
+import os
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+import skorch
+import torch
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+from skorch.history import History
+
+from ._state_files import read_state_file, write_state_file
+from .estimators import AudioTagger, GroupValidSplit, SceneClassifier, _sigmoid
+from .features import STFTTransformer, stft_geometry
+from .network import AllConvNet
+
+__all__ = ["load_model", "save_model"]
+
+_KIND = "model"
+_ESTIMATORS = {cls.__name__: cls for cls in (SceneClassifier, AudioTagger)}
+_CLASSES = {**_ESTIMATORS, "STFTTransformer": STFTTransformer}
+# The only classes and functions a model file may name as parameter values.
+# Each is harmless to construct or call with the arguments the file supplies.
+_ALLOWED_OBJECTS: dict[str, Any] = {
+    "sklearn_allconv.AllConvNet": AllConvNet,
+    "sklearn_allconv.sigmoid": _sigmoid,
+    "torch.nn.CrossEntropyLoss": torch.nn.CrossEntropyLoss,
+    "torch.nn.BCEWithLogitsLoss": torch.nn.BCEWithLogitsLoss,
+    "torch.optim.Adam": torch.optim.Adam,
+    "torch.optim.AdamW": torch.optim.AdamW,
+    "torch.optim.SGD": torch.optim.SGD,
+    "torch.optim.RMSprop": torch.optim.RMSprop,
+    "torch.utils.data.DataLoader": torch.utils.data.DataLoader,
+    "skorch.dataset.Dataset": skorch.dataset.Dataset,
+}
+_OBJECT, _INSTANCE = "__object__", "__instance__"
+_SPLIT_PARAMS = {"valid_size", "stratified", "random_state"}
+_FITTED_STFT = ("n_fft_", "hop_length_", "n_bins_", "n_frames_seen_")
+
+
+def save_model(model: Any, path: str | os.PathLike) -> None:
+    """Save a fitted model to a safetensors file that is safe to share.
+
+    Parameters
+    ----------
+    model : SceneClassifier, AudioTagger, STFTTransformer or Pipeline
+        A fitted estimator of this library, or a fitted
+        :class:`~sklearn.pipeline.Pipeline` whose steps all are (typically
+        ``STFTTransformer`` then a classifier or tagger).
+    path : str or path-like
+        The file to write, conventionally ending in ``.safetensors``. It is
+        replaced atomically: a crash leaves either the old file or the new one.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` or one of its steps is not one of the classes above.
+    ValueError
+        If the model is not fitted, or a constructor parameter holds a value
+        that the safe format cannot describe (an object other than the
+        allow-listed classes, such as user callbacks or a ``RandomState``).
+
+    See Also
+    --------
+    load_model : Read the file back.
+
+    Notes
+    -----
+    The file records the network weights, the classes, the number of
+    frequency bins, the training history, every constructor parameter and,
+    for an ``STFTTransformer``, its sample rate, window and hop and the
+    standardization statistics ``mean_`` and ``scale_``. It does not record
+    the optimizer state: a loaded model predicts exactly as the saved one,
+    and ``partial_fit`` on it continues with a fresh optimizer. Tensors are
+    copied to the CPU, so a model trained on a GPU loads on any machine.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_allconv import SceneClassifier, load_model, save_model
+    >>> rng = np.random.default_rng(0)
+    >>> X = [rng.standard_normal((20, 8)).astype(np.float32) for _ in range(8)]
+    >>> y = ["park", "beach"] * 4
+    >>> clf = SceneClassifier(max_epochs=1, module__n_filters=8, random_state=0)
+    >>> clf = clf.fit(X, y)
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "scenes.safetensors")
+    >>> save_model(clf, path)
+    >>> (load_model(path).predict_proba(X) == clf.predict_proba(X)).all()
+    np.True_
+    """
+    write_state_file(path, _describe_model(model), kind=_KIND)
+
+
+def load_model(path: str | os.PathLike, *, device: str = "auto") -> Any:
+    """Load a model saved by :func:`save_model`, without unpickling anything.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`save_model`.
+    device : str, default="auto"
+        Torch device of the loaded networks: "auto" (CUDA when available,
+        else the CPU), "cpu", "cuda" or "cuda:<index>". It becomes the
+        estimators' ``device`` parameter; the device the model was trained
+        on does not matter.
+
+    Returns
+    -------
+    model : SceneClassifier, AudioTagger, STFTTransformer or Pipeline
+        The fitted model, predicting as the saved one.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a model file of this library, or was tampered
+        with: it names a class or function outside the allow-list, its
+        parameters do not fit the class, or its tensors do not fit the
+        network it describes. Nothing in the file is executed. Also if
+        ``device`` asks for CUDA on a machine without it.
+
+    See Also
+    --------
+    save_model : Write such a file.
+
+    Notes
+    -----
+    A loaded pipeline applies the saved feature settings: an
+    ``STFTTransformer`` refuses audio files of another sample rate (unless
+    it was saved with ``resample=True``), and the classifier refuses
+    spectrograms with another number of frequency bins. In-memory audio
+    carries no sample rate, so it is taken to be at the saved ``sample_rate``.
+    """
+    device = _check_device(device)
+    tree = read_state_file(path, kind=_KIND)
+    name = os.fspath(path)
+    try:
+        return _build_model(_field(tree, "model", dict), device)
+    except _InvalidModel as exc:
+        raise ValueError(
+            f"{name!r} does not describe a valid model: {exc} The file may be "
+            "damaged or tampered with; nothing in it was executed."
+        ) from None
+
+
+class _InvalidModel(Exception):
+    """A description that does not hold together; re-raised with the path."""
+
+
+# -- saving ------------------------------------------------------------------
+
+
+def _describe_model(model: Any) -> dict[str, Any]:
+    # Imported here: the package's __init__ imports this module first.
+    from . import __version__
+
+    if isinstance(model, Pipeline):
+        params = model.get_params(deep=False)
+        if params.get("memory") is not None or params.get("transform_input"):
+            raise ValueError(
+                "Only pipelines without memory= and transform_input= can be saved "
+                "in the safe format."
+            )
+        steps = []
+        for step_name, step in model.steps:
+            steps.append({"name": step_name, "estimator": _describe_estimator(step)})
+        return {
+            "model": {
+                "class": "Pipeline",
+                "steps": steps,
+                "params": {"verbose": bool(params.get("verbose", False))},
+            },
+            "library_version": __version__,
+        }
+    return {"model": _describe_estimator(model), "library_version": __version__}
+
+
+def _describe_estimator(estimator: Any) -> dict[str, Any]:
+    name = type(estimator).__name__
+    if _CLASSES.get(name) is not type(estimator):
+        raise TypeError(
+            f"Cannot save a {name} in the safe format: it holds only "
+            f"{', '.join(sorted(_CLASSES))} and pipelines of them. Use pickle or "
+            "joblib for other objects (trusted files only)."
+        )
+    params = {
+        key: _describe_param(name, key, value)
+        for key, value in estimator.get_params(deep=False).items()
+        # skorch lists some private bookkeeping among its parameters.
+        if not key.startswith("_")
+    }
+    if isinstance(estimator, STFTTransformer):
+        check_is_fitted(estimator, "n_fft_")
+        fitted = {key: getattr(estimator, key) for key in _FITTED_STFT}
+        fitted["mean_"], fitted["scale_"] = estimator.mean_, estimator.scale_
+        return {"class": name, "params": params, "fitted": fitted}
+    estimator.check_is_fitted()
+    classes = np.asarray(estimator.classes_)
+    if classes.dtype == object:
+        # Tag names from MultiLabelBinarizer are an object array of strings.
+        classes = np.asarray(classes.tolist())
+    if classes.dtype.kind not in "Uiub":
+        raise ValueError(
+            f"Cannot save classes_ of dtype {classes.dtype} in the safe format; "
+            "use string or integer labels."
+        )
+    fitted = {
+        "classes_": {"dtype": classes.dtype.str, "values": classes.tolist()},
+        "n_bins_": int(estimator.n_bins_),
+        "history_": [dict(row) for row in estimator.history_],
+        "trained_on": str(estimator.device),
+    }
+    if hasattr(estimator, "split_seed_"):
+        fitted["split_seed_"] = int(estimator.split_seed_)
+    return {
+        "class": name,
+        "params": params,
+        "fitted": fitted,
+        "weights": dict(estimator.module_.state_dict()),
+    }
+
+
+def _describe_param(owner: str, key: str, value: Any) -> Any:
+    if value is None or isinstance(value, (bool, str, Integral, Real)):
+        return value.item() if isinstance(value, np.generic) else value
+    if isinstance(value, GroupValidSplit):
+        split = {name: _describe_param(owner, key, getattr(value, name))
+                 for name in sorted(_SPLIT_PARAMS)}
+        return {_INSTANCE: "sklearn_allconv.GroupValidSplit", "params": split}
+    for name, allowed in _ALLOWED_OBJECTS.items():
+        if value is allowed:
+            return {_OBJECT: name}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_describe_param(owner, key, item) for item in value)
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        return {k: _describe_param(owner, key, item) for k, item in value.items()}
+    raise ValueError(
+        f"{owner}'s parameter {key}={value!r} cannot be saved in the safe format: "
+        "it holds only numbers, strings, lists, dicts and these classes and "
+        f"functions: {', '.join(sorted(_ALLOWED_OBJECTS))}. Set it to such a "
+        "value (e.g. an int random_state, callbacks=None) before saving, or use "
+        "pickle/joblib for files you only share with yourself."
+    )
+
+
+# -- loading -----------------------------------------------------------------
+
+
+def _check_device(device: Any) -> str:
+    if not isinstance(device, str) or not (
+        device in ("auto", "cpu") or device.split(":")[0] == "cuda"
+    ):
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>', got {device!r}."
+        )
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this "
+            "machine; use device='cpu' or 'auto'."
+        )
+    return device
+
+
+def _field(tree: Any, key: str, kind: type | tuple[type, ...]) -> Any:
+    if not isinstance(tree, dict) or key not in tree:
+        raise _InvalidModel(f"the entry {key!r} is missing.")
+    value = tree[key]
+    if not isinstance(value, kind) or (
+        isinstance(value, bool) and kind in (int, Integral)
+    ):
+        raise _InvalidModel(
+            f"the entry {key!r} is a {type(value).__name__}, not a "
+            f"{getattr(kind, '__name__', kind)}."
+        )
+    return value
+
+
+def _build_model(description: dict, device: str) -> Any:
+    class_name = _field(description, "class", str)
+    if class_name != "Pipeline":
+        return _build_estimator(description, device)
+    steps = []
+    for step in _field(description, "steps", list):
+        step_name = _field(step, "name", str)
+        if not step_name.isidentifier():
+            raise _InvalidModel(f"the step name {step_name!r} is not an identifier.")
+        steps.append((step_name, _build_estimator(_field(step, "estimator", dict),
+                                                  device)))
+    if not steps:
+        raise _InvalidModel("the pipeline has no steps.")
+    params = _field(description, "params", dict)
+    for (_, before), (after_name, after) in zip(steps, steps[1:], strict=False):
+        if isinstance(after, STFTTransformer):
+            raise _InvalidModel(f"step {after_name!r} must come first.")
+        if isinstance(before, STFTTransformer) and before.n_bins_ != after.n_bins_:
+            raise _InvalidModel(
+                f"the STFT gives {before.n_bins_} bins but step {after_name!r} was "
+                f"fitted on {after.n_bins_}."
+            )
+    return Pipeline(steps, verbose=bool(params.get("verbose", False)))
+
+
+def _build_estimator(description: dict, device: str) -> Any:
+    class_name = _field(description, "class", str)
+    if class_name not in _CLASSES:
+        raise _InvalidModel(
+            f"it names the class {class_name!r}, which is not one of the classes "
+            f"a model file may hold ({', '.join(sorted(_CLASSES))})."
+        )
+    cls = _CLASSES[class_name]
+    params = {
+        key: _restore_param(value)
+        for key, value in _field(description, "params", dict).items()
+    }
+    if cls is not STFTTransformer:
+        params["device"] = device
+    # Pass only what differs from the defaults, so that the loaded model's repr
+    # and skorch's bookkeeping of explicit arguments match the saved model's.
+    defaults = cls().get_params(deep=False)
+    params = {
+        key: value
+        for key, value in params.items()
+        if key not in defaults or not _same_value(value, defaults[key])
+    }
+    try:
+        estimator = cls(**params)
+    except (TypeError, ValueError) as exc:
+        raise _InvalidModel(f"its parameters do not fit {class_name}: {exc}") from None
+    fitted = _field(description, "fitted", dict)
+    if cls is STFTTransformer:
+        _restore_stft(estimator, fitted)
+    else:
+        _restore_network(estimator, fitted, _field(description, "weights", dict))
+    return estimator
+
+
+def _restore_param(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_restore_param(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_restore_param(item) for item in value)
+    if not isinstance(value, dict):
+        if isinstance(value, (torch.Tensor, np.ndarray)):
+            raise _InvalidModel("a parameter refers to a tensor.")
+        return value
+    if _OBJECT in value:
+        name = value[_OBJECT]
+        if not isinstance(name, str) or name not in _ALLOWED_OBJECTS or len(value) > 1:
+            raise _InvalidModel(
+                f"a parameter names {name!r}, which is not on the allow-list of "
+                f"classes and functions ({', '.join(sorted(_ALLOWED_OBJECTS))})."
+            )
+        return _ALLOWED_OBJECTS[name]
+    if _INSTANCE in value:
+        name, split = value[_INSTANCE], value.get("params")
+        if (
+            name != "sklearn_allconv.GroupValidSplit"
+            or set(value) != {_INSTANCE, "params"}
+            or not isinstance(split, dict)
+            or set(split) != _SPLIT_PARAMS
+        ):
+            raise _InvalidModel(f"a parameter describes the object {value!r}.")
+        if not isinstance(split["random_state"], (int, type(None))):
+            raise _InvalidModel("GroupValidSplit's random_state is not an int.")
+        return GroupValidSplit(**{k: _restore_param(v) for k, v in split.items()})
+    return {key: _restore_param(item) for key, item in value.items()}
+
+
+def _same_value(value: Any, default: Any) -> bool:
+    if isinstance(value, GroupValidSplit) or isinstance(default, GroupValidSplit):
+        return repr(value) == repr(default)
+    return type(value) is type(default) and value == default
+
+
+def _restore_stft(stft: STFTTransformer, fitted: dict) -> None:
+    try:
+        stft._validate_params()
+        geometry = stft_geometry(
+            stft.sample_rate, window_ms=stft.window_ms, hop_ms=stft.hop_ms
+        )
+    except ValueError as exc:
+        raise _InvalidModel(
+            f"its STFTTransformer parameters are invalid: {exc}"
+        ) from None
+    values = {key: _field(fitted, key, int) for key in _FITTED_STFT}
+    if (values["n_fft_"], values["hop_length_"], values["n_bins_"]) != geometry:
+        raise _InvalidModel(
+            f"the STFT geometry {values} does not follow from sample_rate="
+            f"{stft.sample_rate}, window_ms={stft.window_ms}, hop_ms={stft.hop_ms}."
+        )
+    for key, value in values.items():
+        setattr(stft, key, value)
+    for key in ("mean_", "scale_"):
+        value = fitted.get(key)
+        if not stft.standardize:
+            if value is not None:
+                raise _InvalidModel(f"{key} is given although standardize=False.")
+            setattr(stft, key, None)
+            continue
+        if not (
+            isinstance(value, np.ndarray)
+            and value.dtype == np.float64
+            and value.shape == (stft.n_bins_,)
+            and np.isfinite(value).all()
+        ):
+            raise _InvalidModel(
+                f"{key} must be {stft.n_bins_} finite float64 values, one per bin."
+            )
+        setattr(stft, key, value.copy())
+    if stft.standardize and not (stft.scale_ > 0).all():
+        raise _InvalidModel("scale_ must be positive.")
+
+
+def _restore_network(estimator: Any, fitted: dict, weights: dict) -> None:
+    classes = _field(fitted, "classes_", dict)
+    dtype, values = _field(classes, "dtype", str), _field(classes, "values", list)
+    if dtype[1:2] not in ("U", "i", "u", "b") or not values:
+        raise _InvalidModel(f"classes_ has the dtype {dtype!r} or is empty.")
+    try:
+        estimator.classes_ = np.asarray(values, dtype=np.dtype(dtype))
+    except (TypeError, ValueError) as exc:
+        raise _InvalidModel(f"classes_ does not fit its dtype: {exc}") from None
+    if estimator.classes_.ndim != 1 or not (
+        np.unique(estimator.classes_).shape == estimator.classes_.shape
+        and (np.sort(estimator.classes_) == estimator.classes_).all()
+    ):
+        raise _InvalidModel("classes_ must be a sorted list of distinct labels.")
+    estimator.n_bins_ = _field(fitted, "n_bins_", int)
+    if estimator.n_bins_ < 1:
+        raise _InvalidModel("n_bins_ must be positive.")
+    if "split_seed_" in fitted:
+        estimator.split_seed_ = _field(fitted, "split_seed_", int)
+    history = _field(fitted, "history_", list)
+    if not all(isinstance(row, dict) for row in history):
+        raise _InvalidModel("history_ must be a list of dicts.")
+    _check_weights(estimator, weights)
+    # initialize() draws fresh weights; the global random state stays as it was.
+    with torch.random.fork_rng(devices=[]):
+        try:
+            # skorch checks the parameter names here, not in __init__.
+            estimator.initialize()
+        except (TypeError, ValueError) as exc:
+            raise _InvalidModel(
+                f"its parameters do not fit {type(estimator).__name__}: {exc}"
+            ) from None
+    estimator.module_.load_state_dict(weights)
+    estimator.history_ = History(history)
+
+
+def _check_weights(estimator: Any, weights: dict) -> None:
+    """Check the weights against the network the parameters describe.
+
+    The network is built on the "meta" device, which allocates no memory, so
+    that parameters inflated by tampering cannot exhaust memory before the
+    check fails.
+    """
+    if estimator.module is not AllConvNet:
+        raise _InvalidModel(f"its module is {estimator.module!r}, not AllConvNet.")
+    kwargs = {
+        "n_bins": estimator.n_bins_,
+        "n_outputs": len(estimator.classes_),
+        **estimator.get_params_for("module"),
+    }
+    try:
+        with torch.device("meta"):
+            expected = AllConvNet(**kwargs).state_dict()
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise _InvalidModel(f"its network cannot be built: {exc}") from None
+    if set(weights) != set(expected):
+        raise _InvalidModel(
+            "its weights do not fit the network: missing "
+            f"{sorted(set(expected) - set(weights))[:5]}, unexpected "
+            f"{sorted(set(weights) - set(expected))[:5]}."
+        )
+    for key, tensor in weights.items():
+        if not isinstance(tensor, torch.Tensor) or (
+            tensor.shape != expected[key].shape or tensor.dtype != expected[key].dtype
+        ):
+            raise _InvalidModel(
+                f"the weight {key!r} is {_tensor_summary(tensor)}, but the network "
+                f"needs {_tensor_summary(expected[key])}."
+            )
+        if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+            raise _InvalidModel(f"the weight {key!r} holds NaN or infinite values.")
+
+
+def _tensor_summary(tensor: Any) -> str:
+    if not isinstance(tensor, torch.Tensor):
+        return f"a {type(tensor).__name__}"
+    return f"{tensor.dtype} of shape {tuple(tensor.shape)}"

@@ -1,0 +1,237 @@
+"""Interrupted training loses nothing: checkpoints, resumption, Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from joblib import parallel_config
+from sklearn.model_selection import KFold, cross_validate
+from skorch.callbacks import Callback
+
+from sklearn_allconv import AudioTagger, SceneClassifier, load_model
+from sklearn_allconv._state_files import read_state_file
+from sklearn_allconv.checkpoints import CHECKPOINT_FILE
+
+N_BINS = 10
+
+
+def _scenes(shift=0.5, seed=0):
+    """Noisy spectrogram-like clips: the validation loss plateaus early on."""
+    rng = np.random.default_rng(seed)
+    X, y = np.empty(36, dtype=object), []
+    for i in range(36):
+        frames = rng.standard_normal((rng.integers(16, 60), N_BINS))
+        frames[:, 3 * (i % 3) : 3 * (i % 3) + 3] += shift
+        X[i] = frames.astype(np.float32)
+        y.append("abc"[i % 3])
+    return X, np.array(y)
+
+
+def _tags(seed=0):
+    X, y = _scenes(seed=seed)
+    return X, np.stack([y == "a", y != "c"], axis=1).astype(int)
+
+
+# The learning rate is halved after epoch 5 and early stopping counts misses,
+# so a resumed fit only matches if their state is restored too.
+PARAMS = {
+    "max_epochs": 12,
+    "batch_size": 8,
+    "module__n_filters": 8,
+    "lr": 0.05,
+    "random_state": 0,
+    "callbacks__lr_plateau__patience": 1,
+    "callbacks__early_stopping__patience": 4,
+}
+
+
+class _InterruptAt(Callback):
+    """Raise ``error`` after training batch ``batch`` of ``epoch``."""
+
+    def __init__(self, epoch: int, batch: int, error: type = KeyboardInterrupt):
+        self.epoch = epoch
+        self.batch = batch
+        self.error = error
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        done = sum("train_loss" in row for row in net.history[-1]["batches"])
+        if training and len(net.history) == self.epoch and done == self.batch:
+            raise self.error
+
+
+def _interrupted(estimator_class, X, y, *, epoch=5, batch=2, **params):
+    estimator = estimator_class(
+        **{**PARAMS, **params}, callbacks=[("interrupt", _InterruptAt(epoch, batch))]
+    )
+    with pytest.warns(UserWarning, match=f"interrupted during epoch {epoch}"):
+        return estimator.fit(X, y)
+
+
+def _crashed(estimator_class, X, y, *, epoch=5, batch=2):
+    """A fit that dies of an exception; checkpoints are written every epoch."""
+    estimator = estimator_class(
+        **PARAMS,
+        callbacks=[("interrupt", _InterruptAt(epoch, batch, error=MemoryError))],
+        callbacks__checkpoint__min_interval_s=0,
+    )
+    with pytest.raises(MemoryError):
+        estimator.fit(X, y)
+    return estimator
+
+
+@pytest.fixture(autouse=True)
+def _temporary_directory(tmp_path, monkeypatch):
+    """Checkpoints of interrupted fits stay; keep them out of the real /tmp."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
+def _checkpoint(estimator):
+    return dict(estimator.callbacks_)["checkpoint"]
+
+
+@pytest.mark.parametrize(
+    ("estimator_class", "data", "stop"),
+    [
+        (SceneClassifier, _scenes, _interrupted),
+        (SceneClassifier, _scenes, _crashed),
+        (AudioTagger, _tags, _interrupted),
+    ],
+    ids=["scenes-Ctrl-C", "scenes-crash", "tags-Ctrl-C"],
+)
+def test_fit_stopped_mid_epoch_then_resumed_equals_an_uninterrupted_fit(
+    estimator_class, data, stop
+):
+    X, y = data()
+    uninterrupted = estimator_class(**PARAMS).fit(X, y)
+    interrupted = stop(estimator_class, X, y)
+    assert _checkpoint(interrupted).saved_epochs_ == 4
+    resumed = estimator_class(
+        **PARAMS, callbacks__checkpoint__resume_from=_checkpoint(interrupted).dirname_
+    ).fit(X, y)
+    expected, got = uninterrupted.history_, resumed.history_
+    assert len(got) == len(expected)
+    np.testing.assert_allclose(
+        got[:, "valid_loss"], expected[:, "valid_loss"], rtol=0, atol=1e-6
+    )
+    assert got[:, "event_lr"] == expected[:, "event_lr"]
+    np.testing.assert_allclose(
+        resumed.predict_proba(X), uninterrupted.predict_proba(X), rtol=0, atol=1e-6
+    )
+
+
+def test_keyboard_interrupt_leaves_a_usable_model_with_the_best_weights():
+    X, y = _scenes()
+    clf = _interrupted(SceneClassifier, X, y, epoch=5, batch=2)
+    assert len(clf.history_) == 4
+    assert all("valid_loss" in row for row in clf.history_)
+    stopper = dict(clf.callbacks_)["early_stopping"]
+    best = stopper.best_model_weights_
+    assert stopper.best_epoch_ == 1 + int(np.argmin(clf.history_[:, "valid_loss"]))
+    for name, tensor in clf.module_.state_dict().items():
+        torch.testing.assert_close(tensor, best[name], rtol=0, atol=0)
+    proba = clf.predict_proba(X)
+    assert np.isfinite(proba).all()
+    checkpoint = _checkpoint(clf)
+    assert checkpoint.interrupted_
+    assert os.path.isfile(os.path.join(checkpoint.dirname_, CHECKPOINT_FILE))
+    # The object stays consistent: it pickles, and it trains on.
+    copy = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(copy.predict_proba(X), proba)
+    clf.set_params(max_epochs=1, callbacks__interrupt__epoch=0).partial_fit(X, y)
+    assert len(clf.history_) == 5
+
+
+def test_interrupt_in_the_first_epoch_leaves_a_model_that_predicts():
+    X, y = _scenes()
+    clf = _interrupted(SceneClassifier, X, y, epoch=1, batch=1)
+    assert len(clf.history_) == 0
+    assert np.isfinite(clf.predict_proba(X)).all()
+
+
+def test_completed_fit_removes_its_checkpoints_unless_asked_to_keep_them(tmp_path):
+    X, y = _scenes()
+    clf = SceneClassifier(
+        **{**PARAMS, "max_epochs": 2},
+        callbacks__checkpoint__dirname=tmp_path,
+        callbacks__checkpoint__min_interval_s=0,
+    ).fit(X, y)
+    assert _checkpoint(clf).saved_epochs_ == 2
+    assert os.listdir(tmp_path) == []
+    clf.set_params(callbacks__checkpoint__keep=True).fit(X, y)
+    state = read_state_file(
+        os.path.join(_checkpoint(clf).dirname_, CHECKPOINT_FILE), kind="checkpoint"
+    )
+    assert len(state["history"]) == 2
+
+
+def test_resuming_on_other_data_or_with_another_estimator_is_refused():
+    X, y = _scenes()
+    directory = _checkpoint(_interrupted(SceneClassifier, X, y)).dirname_
+    other_X, _ = _scenes(seed=1)
+    with pytest.raises(ValueError, match="written for other training data"):
+        SceneClassifier(**PARAMS, callbacks__checkpoint__resume_from=directory).fit(
+            other_X, y
+        )
+    with pytest.raises(ValueError, match="estimator='SceneClassifier'"):
+        AudioTagger(**PARAMS, callbacks__checkpoint__resume_from=directory).fit(
+            X, np.ones((len(X), 3))
+        )
+    with pytest.raises(ValueError, match="holds a 'checkpoint', not a 'model'"):
+        load_model(os.path.join(directory, CHECKPOINT_FILE))
+
+
+def test_parallel_cross_validation_folds_checkpoint_to_separate_directories(
+    tmp_path,
+):
+    X, y = _scenes()
+    clf = SceneClassifier(
+        **{**PARAMS, "max_epochs": 2},
+        callbacks__checkpoint__dirname=tmp_path,
+        callbacks__checkpoint__keep=True,
+    )
+    # Threads rather than processes keep the test fast; mkdtemp makes each
+    # directory unique across processes just as well.
+    with parallel_config(backend="threading"):
+        folds = cross_validate(
+            clf, X, y, cv=KFold(3, shuffle=True, random_state=0), n_jobs=2,
+            return_estimator=True,
+        )
+    directories = [_checkpoint(fold).dirname_ for fold in folds["estimator"]]
+    assert len(set(directories)) == 3
+    assert sorted(os.listdir(tmp_path)) == sorted(map(os.path.basename, directories))
+    fingerprints = {
+        read_state_file(os.path.join(d, CHECKPOINT_FILE), kind="checkpoint")[
+            "fingerprint"
+        ]
+        for d in directories
+    }
+    assert len(fingerprints) == 3  # each holds its own fold's training
+
+
+def test_unwritable_checkpoint_directory_warns_and_training_goes_on(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    X, y = _scenes()
+    clf = SceneClassifier(
+        **{**PARAMS, "max_epochs": 2},
+        callbacks__checkpoint__dirname=blocker,
+        callbacks__checkpoint__min_interval_s=0,
+    )
+    with pytest.warns(UserWarning, match="training goes on without checkpoints"):
+        clf.fit(X, y)
+    assert len(clf.history_) == 2
+
+
+def test_checkpoints_can_be_switched_off():
+    X, y = _scenes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = SceneClassifier(**{**PARAMS, "max_epochs": 1},
+                              callbacks__checkpoint=None).fit(X, y)
+    assert "checkpoint" not in dict(clf.callbacks_)

@@ -1,0 +1,340 @@
+"""Models travel safely: the safetensors format, and pickle for trusted files."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from sklearn.exceptions import NotFittedError
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_allconv import (
+    AudioTagger,
+    SceneClassifier,
+    STFTTransformer,
+    load_model,
+    save_model,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+RATE = 8000
+LABELS = np.array(["beach", "cafe/restaurant", "park"])
+TINY = {"max_epochs": 3, "batch_size": 8, "module__n_filters": 8, "random_state": 0}
+
+
+def _audio(n_clips=15, seed=0):
+    """Noise clips of 0.3 to 0.6 s at 8 kHz whose class sets a tone."""
+    rng = np.random.default_rng(seed)
+    clips, labels = [], []
+    for i in range(n_clips):
+        n = int(rng.integers(2400, 4800))
+        t = np.arange(n) / RATE
+        tone = 0.3 * np.sin(2 * np.pi * (500 + 1000 * (i % 3)) * t)
+        clips.append((tone + 0.1 * rng.standard_normal(n)).astype(np.float32))
+        labels.append(LABELS[i % 3])
+    return clips, np.array(labels)
+
+
+@pytest.fixture(scope="module")
+def pipeline():
+    clips, y = _audio()
+    stft = STFTTransformer(sample_rate=RATE)
+    return make_pipeline(stft, SceneClassifier(**TINY)).fit(clips, y)
+
+
+def _run_python(script: str, *args: str) -> None:
+    """Run ``script`` in a fresh interpreter that imports this checkout."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
+    subprocess.run(
+        [sys.executable, "-c", script, *args], check=True, cwd=REPO, env=env
+    )
+
+
+def test_pipeline_round_trip_in_a_fresh_process_gives_identical_predictions(
+    pipeline, tmp_path
+):
+    clips, _ = _audio(n_clips=6, seed=1)
+    paths = []
+    for i, clip in enumerate(clips):
+        paths.append(str(tmp_path / f"clip{i}.wav"))
+        soundfile.write(paths[-1], clip, RATE, subtype="FLOAT")
+    model_path = tmp_path / "scenes.safetensors"
+    save_model(pipeline, model_path)
+    out = tmp_path / "proba.npy"
+    _run_python(
+        "import sys, numpy as np, torch\n"
+        "from sklearn_allconv import load_model\n"
+        "torch.set_num_threads(1)\n"  # as in conftest.py: same arithmetic
+        "model = load_model(sys.argv[1])\n"
+        "np.save(sys.argv[2], model.predict_proba(sys.argv[3:]))\n",
+        str(model_path),
+        str(out),
+        *paths,
+    )
+    expected = pipeline.predict_proba(paths)
+    np.testing.assert_array_equal(np.load(out), expected)
+    np.testing.assert_array_equal(load_model(model_path).predict_proba(paths), expected)
+
+
+def test_loaded_pipeline_keeps_the_feature_settings_and_refuses_other_input(
+    pipeline, tmp_path
+):
+    save_model(pipeline, tmp_path / "scenes.safetensors")
+    loaded = load_model(tmp_path / "scenes.safetensors")
+    stft, saved = loaded[0], pipeline[0]
+    assert stft.get_params() == saved.get_params()
+    assert (stft.n_fft_, stft.hop_length_, stft.n_bins_) == (200, 120, 101)
+    np.testing.assert_array_equal(stft.mean_, saved.mean_)
+    np.testing.assert_array_equal(stft.scale_, saved.scale_)
+    np.testing.assert_array_equal(loaded.classes_, LABELS)
+    assert len(loaded[-1].history_) == len(pipeline[-1].history_)
+    other_rate = tmp_path / "16k.wav"
+    soundfile.write(other_rate, np.zeros(8000, np.float32), 16000)
+    with pytest.raises(ValueError, match="16000 Hz but this transformer expects 8000"):
+        loaded.predict([other_rate])
+    features_16k = STFTTransformer(sample_rate=16000).fit_transform([np.ones(8000)])
+    with pytest.raises(ValueError, match="201 frequency bins but the model was fit"):
+        loaded[-1].predict(features_16k)
+
+
+def test_audio_tagger_round_trip_keeps_tag_names(tmp_path):
+    rng = np.random.default_rng(0)
+    X = [rng.standard_normal((20, 6)).astype(np.float32) for _ in range(12)]
+    tags = [["speech"], ["tv", "speech"], []] * 4
+    tagger = AudioTagger(**TINY).fit(X, tags)
+    save_model(tagger, tmp_path / "tags.safetensors")
+    loaded = load_model(tmp_path / "tags.safetensors")
+    np.testing.assert_array_equal(loaded.classes_, ["speech", "tv"])
+    np.testing.assert_array_equal(loaded.predict_proba(X), tagger.predict_proba(X))
+    assert loaded.threshold == tagger.threshold
+
+
+def test_model_trained_on_cuda_loads_on_the_cpu(pipeline, tmp_path):
+    # Simulated without a GPU: the classifier's device parameter says "cuda",
+    # as after training on one. The file holds no device (safetensors tensors
+    # are plain bytes, copied to the CPU on saving), so loading maps to the
+    # requested device.
+    clf = pickle.loads(pickle.dumps(pipeline[-1]))
+    clf.__dict__["device"] = "cuda"
+    save_model(clf, tmp_path / "cuda.safetensors")
+    features = pipeline[0].transform(_audio(n_clips=4, seed=2)[0])
+    for device in ("auto", "cpu"):
+        loaded = load_model(tmp_path / "cuda.safetensors", device=device)
+        assert loaded.get_params()["device"] == device
+        assert next(loaded.module_.parameters()).device.type == (
+            "cuda" if device == "auto" and torch.cuda.is_available() else "cpu"
+        )
+        np.testing.assert_allclose(
+            loaded.predict_proba(features), pipeline[-1].predict_proba(features),
+            rtol=0, atol=1e-6 if torch.cuda.is_available() else 0,
+        )
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            load_model(tmp_path / "cuda.safetensors", device="cuda")
+
+
+def test_pickle_of_a_model_trained_on_cuda_loads_on_a_cpu_only_machine(
+    pipeline, tmp_path, monkeypatch
+):
+    # Simulated without a GPU: while pickling, torch records every tensor's
+    # storage as living on "cuda:0", exactly as it does after training on a GPU.
+    # Unpickling on this CPU-only machine must map them to the CPU. (The
+    # learning-rate scheduler's reference to the optimizer used to escape that
+    # mapping: skorch issue #1096.)
+    with monkeypatch.context() as patch:
+        patch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+        blob = pickle.dumps(pipeline)
+    clips, _ = _audio(n_clips=4, seed=3)
+    model_path, clips_path, out = (tmp_path / name for name in ("m.pkl", "c.npz", "p"))
+    model_path.write_bytes(blob)
+    np.savez(clips_path, *clips)
+    _run_python(
+        "import pickle, sys, numpy as np, torch\n"
+        "torch.set_num_threads(1)\n"
+        "torch.cuda.is_available = lambda: False\n"  # also on a machine with a GPU
+        "model = pickle.loads(open(sys.argv[1], 'rb').read())\n"
+        "clips = list(np.load(sys.argv[2]).values())\n"
+        "np.save(sys.argv[3], model.predict_proba(clips))\n",
+        str(model_path),
+        str(clips_path),
+        str(out),
+    )
+    np.testing.assert_array_equal(
+        np.load(f"{out}.npy"), pipeline.predict_proba(clips)
+    )
+
+
+def _tamper(path, edit_tree=None, edit_tensors=None, raw_header=None):
+    """Rewrite a model file the way an attacker or a broken copy might."""
+    with safe_open(path, framework="pt") as file:
+        metadata = file.metadata()
+        tensors = {key: file.get_tensor(key) for key in file.keys()}
+    header = json.loads(metadata["sklearn_allconv"])
+    if edit_tree is not None:
+        edit_tree(header["tree"]["model"])
+    if edit_tensors is not None:
+        edit_tensors(tensors)
+    text = raw_header if raw_header is not None else json.dumps(header)
+    save_file(tensors, path, metadata={"sklearn_allconv": text})
+
+
+def _clf(model):
+    return model["steps"][1]["estimator"]
+
+
+def _weight_name(model, key):
+    return _clf(model)["weights"][key]["__tensor__"]
+
+
+def _set_param(name, value):
+    return lambda model: _clf(model)["params"].__setitem__(name, value)
+
+
+MARKER = Path(os.environ.get("TMPDIR", "/tmp")) / "sklearn-allconv-pwned"
+
+
+class _Exploit:
+    """Pickled, this object creates MARKER when unpickled."""
+
+    def __reduce__(self):
+        return (Path.touch, (MARKER,))
+
+
+TAMPERINGS = {
+    "edited classes": (
+        lambda path: _tamper(
+            path,
+            edit_tree=lambda m: _clf(m)["fitted"]["classes_"]["values"].append("zoo"),
+        ),
+        r"weight 'output.weight' is torch.float32 of shape \(3, 8\), but the "
+        r"network needs torch.float32 of shape \(4, 8\)",
+    ),
+    "inflated network size": (
+        lambda path: _tamper(path, edit_tree=_set_param("module__n_filters", 100_000)),
+        "weight 'filter_bank.weight' is .* but the network needs",
+    ),
+    "edited sample rate": (
+        lambda path: _tamper(
+            path,
+            edit_tree=lambda m: m["steps"][0]["estimator"]["params"].__setitem__(
+                "sample_rate", 16000
+            ),
+        ),
+        "STFT geometry .* does not follow from sample_rate=16000",
+    ),
+    "broken JSON": (
+        lambda path: _tamper(path, raw_header='{"kind": "model", '),
+        "description is not valid JSON",
+    ),
+    "tensor of another shape": (
+        lambda path: _tamper(
+            path,
+            edit_tensors=lambda t: t.update(
+                {
+                    name: torch.zeros(8, 100, 1)
+                    for name in t
+                    if name.endswith("filter_bank.weight")
+                }
+            ),
+        ),
+        r"weight 'filter_bank.weight' is torch.float32 of shape \(8, 100, 1\)",
+    ),
+    "NaN weights": (
+        lambda path: _tamper(
+            path,
+            edit_tensors=lambda t: t.update(
+                {name: t[name] * np.nan for name in t if name.endswith("output.bias")}
+            ),
+        ),
+        "weight 'output.bias' holds NaN",
+    ),
+    "unknown class name": (
+        lambda path: _tamper(
+            path, edit_tree=lambda m: _clf(m).__setitem__("class", "Popen")
+        ),
+        "names the class 'Popen', which is not one of the classes",
+    ),
+    "callable outside the allow-list": (
+        lambda path: _tamper(
+            path, edit_tree=_set_param("criterion", {"__object__": "os.system"})
+        ),
+        "names 'os.system', which is not on the allow-list",
+    ),
+    "builtin outside the allow-list": (
+        lambda path: _tamper(
+            path,
+            edit_tree=_set_param(
+                "predict_nonlinearity", {"__object__": "builtins.eval"}
+            ),
+        ),
+        "names 'builtins.eval', which is not on the allow-list",
+    ),
+    "unknown parameter": (
+        lambda path: _tamper(path, edit_tree=_set_param("exec", "print('hi')")),
+        "parameters do not fit SceneClassifier",
+    ),
+    "reference to a missing tensor": (
+        lambda path: _tamper(
+            path,
+            edit_tensors=lambda t: t.pop(
+                next(name for name in t if name.endswith("output.bias"))
+            ),
+        ),
+        "refers to a tensor .*output.bias' that the file does not hold",
+    ),
+    "smuggled extra tensor": (
+        lambda path: _tamper(
+            path, edit_tensors=lambda t: t.update({"payload": torch.zeros(3)})
+        ),
+        r"tensors its description does not mention: \['payload'\]",
+    ),
+    "pickle renamed to .safetensors": (
+        lambda path: path.write_bytes(pickle.dumps(_Exploit())),
+        "is not a readable sklearn-allconv model file",
+    ),
+}
+
+
+@pytest.mark.parametrize("tampering", TAMPERINGS, ids=list(TAMPERINGS))
+def test_tampered_model_file_fails_safely(pipeline, tmp_path, tampering):
+    MARKER.unlink(missing_ok=True)
+    path = tmp_path / "scenes.safetensors"
+    save_model(pipeline, path)
+    tamper, message = TAMPERINGS[tampering]
+    tamper(path)
+    with pytest.raises(ValueError, match=message):
+        load_model(path)
+    assert not MARKER.exists()
+
+
+def test_save_refuses_what_the_safe_format_cannot_describe(pipeline, tmp_path):
+    path = tmp_path / "model.safetensors"
+    with pytest.raises(NotFittedError):
+        save_model(SceneClassifier(), path)
+    clf = pickle.loads(pickle.dumps(pipeline[-1]))
+    clf.set_params(random_state=np.random.RandomState(0))
+    with pytest.raises(ValueError, match="parameter random_state=RandomState"):
+        save_model(clf, path)
+    with pytest.raises(TypeError, match="Cannot save a StandardScaler"):
+        save_model(StandardScaler().fit([[0.0], [1.0]]), path)
+    assert not path.exists()
+
+
+def test_loading_leaves_the_global_random_state_alone(pipeline, tmp_path):
+    save_model(pipeline, tmp_path / "scenes.safetensors")
+    torch.manual_seed(7)
+    expected = torch.rand(3)
+    torch.manual_seed(7)
+    load_model(tmp_path / "scenes.safetensors")
+    torch.testing.assert_close(torch.rand(3), expected)
