@@ -1082,8 +1082,12 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
 def _is_numeric_rows(y: Any) -> bool:
     """Whether ``y`` is a nested sequence of numbers rather than of tag names."""
     try:
-        first = next(iter(y))
-    except (TypeError, StopIteration):
+        rows = list(y)
+    except TypeError:
         return True
-    first = np.asarray(first)
-    return first.dtype.kind in "biuf"
+    # Empty rows (clips without tags) say nothing: look at the first non-empty one.
+    for row in rows:
+        row = np.asarray(row)
+        if row.size:
+            return row.dtype.kind in "biuf"
+    return not rows

@@ -308,3 +308,10 @@ def test_scenes_train_on_random_crops_and_tags_on_whole_clips(scenes):
     assert scene_train.collate_fn.random_crop
     assert not scene_predict.collate_fn.random_crop
     assert not tag_train.collate_fn.random_crop
+
+
+def test_tag_name_lists_may_start_with_a_clip_without_tags():
+    X, Y, _ = _tags(n=12)
+    tag_lists = [[] if i == 0 else ["speech", "music"][: i % 3] for i in range(12)]
+    tagger = _small(AudioTagger, max_epochs=1).fit(X, tag_lists)
+    np.testing.assert_array_equal(tagger.classes_, ["music", "speech"])
