@@ -31,6 +31,7 @@ from ._state_files import read_state_file, write_state_file
 
 __all__ = ["TrainingCheckpoint"]
 
+# The file in each fit's checkpoint directory.
 CHECKPOINT_FILE = "checkpoint.safetensors"
 _KIND = "checkpoint"
 
@@ -145,7 +146,9 @@ class TrainingCheckpoint(Callback):
         state["snapshot_"] = None
         return state
 
-    def on_train_begin(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any):
+    def on_train_begin(
+        self, net: Any, X: Any = None, y: Any = None, **kwargs: Any
+    ) -> None:
         """Start a fit: restore the checkpoint to resume from, if any."""
         self.initialize()
         self.failed_ = False
@@ -155,7 +158,9 @@ class TrainingCheckpoint(Callback):
         self.target_epochs_ = None
         self.epochs_before_fit_ = len(net.history)
         if self.resume_from is not None:
-            self._restore(net, _checkpoint_file(self.resume_from))
+            # Kept as the snapshot, so that an interruption before the first
+            # resumed epoch ends still leaves a checkpoint in this fit's folder.
+            self.snapshot_ = self._restore(net, _checkpoint_file(self.resume_from))
         self.last_write_ = time.monotonic()
 
     def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
@@ -167,7 +172,9 @@ class TrainingCheckpoint(Callback):
             # skorch ends training on KeyboardInterrupt, as EarlyStopping does.
             raise KeyboardInterrupt
 
-    def on_train_end(self, net: Any, X: Any = None, y: Any = None, **kwargs: Any):
+    def on_train_end(
+        self, net: Any, X: Any = None, y: Any = None, **kwargs: Any
+    ) -> None:
         """Save the last epoch after an interruption, or remove the files."""
         if len(net.history) and "train_loss" not in net.history[-1]:
             # skorch records train_loss when an epoch ends: this one did not.
@@ -240,7 +247,7 @@ class TrainingCheckpoint(Callback):
 
     # -- resuming ------------------------------------------------------------
 
-    def _restore(self, net: Any, path: str) -> None:
+    def _restore(self, net: Any, path: str) -> dict[str, Any]:
         state = read_state_file(path, kind=_KIND)
         expected = {
             "estimator": type(net).__name__,
@@ -264,17 +271,21 @@ class TrainingCheckpoint(Callback):
                 f"{len(state['history'])} epochs, all that max_epochs="
                 f"{net.max_epochs} asks for. Raise max_epochs to train longer."
             )
+        # Copies: the optimizer and the scheduler adopt the objects they are
+        # given and change them while training, and the state is kept as the
+        # snapshot.
         net.module_.load_state_dict(state["module"])
-        net.optimizer_.load_state_dict(state["optimizer"])
-        net.history_ = History(state["history"])
+        net.optimizer_.load_state_dict(_copy_tree(state["optimizer"]))
+        net.history_ = History(_copy_tree(state["history"]))
         for name, callback in net.callbacks_:
             if name in state["callbacks"]:
-                _restore_callback(callback, state["callbacks"][name])
+                _restore_callback(callback, _copy_tree(state["callbacks"][name]))
         if state["split_seed_"] is not None:
             net.split_seed_ = int(state["split_seed_"])
         torch.set_rng_state(state["rng"]["torch"])
         if "cuda" in state["rng"] and str(net.device).startswith("cuda"):
             torch.cuda.set_rng_state(state["rng"]["cuda"])
+        return state
 
     def _interruption_message(self, net: Any) -> str:
         epochs = len(net.history)

@@ -161,6 +161,14 @@ def load_model(path: str | os.PathLike, *, device: str = "auto") -> Any:
             f"{name!r} does not describe a valid model: {exc} The file may be "
             "damaged or tampered with; nothing in it was executed."
         ) from None
+    except (TypeError, KeyError, AttributeError, IndexError) as exc:
+        # A structure the checks above did not anticipate: still the file's
+        # fault, and still nothing was executed.
+        raise ValueError(
+            f"{name!r} does not describe a valid model ({type(exc).__name__}: "
+            f"{exc}). The file may be damaged or tampered with; nothing in it "
+            "was executed."
+        ) from exc
 
 
 class _InvalidModel(Exception):

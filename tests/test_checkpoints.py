@@ -125,6 +125,25 @@ def test_fit_stopped_mid_epoch_then_resumed_equals_an_uninterrupted_fit(
     )
 
 
+def test_resumed_fit_interrupted_again_before_an_epoch_ends_resumes_exactly():
+    X, y = _scenes()
+    uninterrupted = SceneClassifier(**PARAMS).fit(X, y)
+    first = _interrupted(SceneClassifier, X, y, epoch=3, batch=1)
+    second = SceneClassifier(
+        **PARAMS,
+        callbacks=[("interrupt", _InterruptAt(3, 2))],
+        callbacks__checkpoint__resume_from=_checkpoint(first).dirname_,
+    )
+    with pytest.warns(UserWarning, match="Epoch 2 is checkpointed"):
+        second.fit(X, y)
+    resumed = SceneClassifier(
+        **PARAMS, callbacks__checkpoint__resume_from=_checkpoint(second).dirname_
+    ).fit(X, y)
+    np.testing.assert_allclose(
+        resumed.predict_proba(X), uninterrupted.predict_proba(X), rtol=0, atol=1e-6
+    )
+
+
 def test_keyboard_interrupt_leaves_a_usable_model_with_the_best_weights():
     X, y = _scenes()
     clf = _interrupted(SceneClassifier, X, y, epoch=5, batch=2)

@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 import soundfile
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from safetensors import safe_open
 from safetensors.torch import save_file
 from sklearn.exceptions import NotFittedError
@@ -338,3 +340,40 @@ def test_loading_leaves_the_global_random_state_alone(pipeline, tmp_path):
     torch.manual_seed(7)
     load_model(tmp_path / "scenes.safetensors")
     torch.testing.assert_close(torch.rand(3), expected)
+
+
+def _places(node, place=()):
+    """Every place in a JSON tree, as a tuple of keys and indices."""
+    yield place
+    if isinstance(node, (dict, list)):
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for key, child in items:
+            yield from _places(child, (*place, key))
+
+
+@settings(max_examples=40, deadline=None, derandomize=True)
+@given(data=st.data())
+def test_any_edit_of_the_description_loads_or_fails_with_a_value_error(
+    pipeline, tmp_path_factory, data
+):
+    path = tmp_path_factory.mktemp("fuzz") / "scenes.safetensors"
+    save_model(pipeline, path)
+    replacements = st.sampled_from(
+        [None, 0, -1, 10**9, 1.5, float("nan"), "x", [], {}, [1, 2], True,
+         {"__object__": "os.system"}, {"__tensor__": "missing"}, {"__tuple__": 3}]
+    )
+
+    def edit(model):
+        places = [place for place in _places(model) if place]
+        for _ in range(data.draw(st.integers(1, 3))):
+            *parents, last = data.draw(st.sampled_from(places))
+            node = model
+            for key in parents:
+                node = node[key]
+            node[last] = data.draw(replacements)
+
+    _tamper(path, edit_tree=edit)
+    try:
+        load_model(path)
+    except ValueError:
+        pass
