@@ -300,8 +300,9 @@ class _AllConvEstimator(NeuralNet):
             isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
         ):
             clips = list(X)
-        elif np.ndim(X) == 1:
-            # check_array's own message would print every value.
+        elif getattr(X, "ndim", None) == 1:
+            # check_array's own message would print every value. (np.ndim would
+            # reject array-likes that only convert through __array__.)
             raise ValueError(
                 f"Expected a sequence of spectrograms, got a 1-D array of shape "
                 f"{np.shape(X)}. Reshape your data: pass [spectrogram] for one clip."
