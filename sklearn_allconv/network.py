@@ -251,8 +251,10 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
         valid = None if mask is None else mask.reshape(-1)
         # Mixed precision must not reach the statistics (as in torch.amp's
         # policy for norms): run them in float32.
+        if rows.dtype in (torch.float16, torch.bfloat16):
+            rows = rows.float()
         with torch.autocast(device_type=x.device.type, enabled=False):
-            out = self._normalize_rows(rows.float(), valid)
+            out = self._normalize_rows(rows, valid)
         return out.view(batch, n_frames, channels).transpose(1, 2)
 
     def _normalize_rows(
@@ -273,13 +275,9 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
             )
         if valid is None or not self.training:
             return super().forward(rows)
-        # Weighted sums as matrix-vector products: one pass over the rows and no
-        # masked copy of them.
-        weight = valid.to(rows.dtype)
-        count = weight.sum()
-        mean = (weight @ rows) / count
-        centred = rows - mean
-        var = (weight @ centred.square()) / count
+        out, mean, var = _MaskedBatchNorm.apply(
+            rows, valid, self.weight, self.bias, self.eps
+        )
         with torch.no_grad():
             self.num_batches_tracked.add_(1)
             momentum = (
@@ -287,11 +285,61 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
                 if self.momentum is None
                 else self.momentum
             )
+            count = valid.sum()
             unbiased = var * (count / (count - 1).clamp(min=1))
-            self.running_mean.lerp_(mean.detach(), momentum)
-            self.running_var.lerp_(unbiased.detach(), momentum)
-        scale = self.weight * torch.rsqrt(var + self.eps)
-        return torch.addcmul(self.bias, centred, scale)
+            self.running_mean.lerp_(mean, momentum)
+            self.running_var.lerp_(unbiased, momentum)
+        return out
+
+
+class _MaskedBatchNorm(torch.autograd.Function):
+    """Training-mode batch norm of (frames, channels) rows over the valid rows.
+
+    Returns the output and the batch mean and biased variance of the valid
+    rows. Padded rows are set to zero after centring, so that they drop out of
+    every sum; their output is the bias, which does not depend on them. The
+    backward pass is the batch-norm gradient on the valid rows, in a few
+    in-place passes where autograd would allocate a tensor per operation.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        rows: torch.Tensor,
+        valid: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        eps: float,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        valid = valid.to(rows.dtype)
+        count = valid.sum()
+        mean = (valid @ rows) / count
+        normalized = rows - mean
+        normalized *= valid[:, None]
+        var = torch.linalg.vector_norm(normalized, dim=0).square_() / count
+        invstd = torch.rsqrt(var + eps)
+        normalized *= invstd
+        ctx.save_for_backward(normalized, valid, weight, invstd)
+        ctx.count = count
+        ctx.mark_non_differentiable(mean, var)
+        return torch.addcmul(bias, normalized, weight), mean, var
+
+    @staticmethod
+    def backward(
+        ctx: Any, grad: torch.Tensor, *unused: torch.Tensor
+    ) -> tuple[torch.Tensor, None, torch.Tensor, torch.Tensor, None]:
+        normalized, valid, weight, invstd = ctx.saved_tensors
+        grad_bias = grad.sum(dim=0)
+        valid_sum = valid @ grad
+        work = grad * normalized
+        grad_weight = work.sum(dim=0)
+        # grad_rows = weight * invstd * (grad - (valid_sum + normalized *
+        # grad_weight) / count) on valid rows, 0 on padded rows.
+        torch.addcmul(valid_sum, normalized, grad_weight, out=work)
+        torch.add(grad, work, alpha=-1.0 / float(ctx.count), out=work)
+        work *= weight * invstd
+        work *= valid[:, None]
+        return work, None, grad_weight, grad_bias, None
 
 
 class MaskedGlobalPooling(nn.Module):

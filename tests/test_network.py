@@ -201,3 +201,15 @@ def test_network_computes_what_conv1d_layers_compute(training):
     lengths = torch.full((4,), 41)
     reference = _conv1d_reference(net, X, lengths)
     torch.testing.assert_close(net(X, lengths), reference, atol=1e-5, rtol=1e-5)
+
+
+def test_masked_batch_norm_gradients_are_exact():
+    torch.manual_seed(0)
+    norm = MaskedBatchNorm1d(3).double()
+    torch.nn.init.normal_(norm.weight)
+    torch.nn.init.normal_(norm.bias)
+    x = torch.randn(2, 3, 7, dtype=torch.double, requires_grad=True)
+    mask = frame_mask(torch.tensor([7, 4]), 7)
+    assert torch.autograd.gradcheck(
+        lambda x, weight, bias: norm(x, mask), (x, norm.weight, norm.bias)
+    )
