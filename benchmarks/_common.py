@@ -221,7 +221,7 @@ def class_spectrograms(
     """
     smooth = np.cumsum(rng.standard_normal((n_classes, n_bins)), axis=1)
     profiles = (smooth - smooth.mean(1, keepdims=True)) / smooth.std(1, keepdims=True)
-    y = rng.integers(0, n_classes, len(frames))
+    y = rng.permutation(np.arange(len(frames)) % n_classes)  # balanced classes
     X = np.empty(len(frames), dtype=object)
     for i, (n, label) in enumerate(zip(frames, y, strict=True)):
         clip = rng.standard_normal((int(n), n_bins), dtype=np.float32)
