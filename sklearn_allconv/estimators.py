@@ -9,8 +9,11 @@ that :class:`~sklearn.model_selection.GridSearchCV` can tune it.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Sequence
+import platform
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,9 +32,11 @@ from sklearn.utils.validation import check_array, column_or_1d
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, LRScheduler
 from skorch.dataset import ValidSplit
+from skorch.utils import to_device
 from torch.optim.lr_scheduler import ReduceLROnPlateau
-from torch.utils.data import DataLoader, default_collate
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 
+from .batching import BucketBatchSampler
 from .checkpoints import TrainingCheckpoint
 from .metrics import equal_error_rate
 from .network import AllConvNet, minimum_frames
@@ -144,12 +149,21 @@ class _PadCollate:
     ``min_frames`` and the longest clip (paper section 3.1: "h randomly chosen
     within its valid range"); each longer clip is cut to it at a random offset,
     shorter clips are kept whole and masked. Randomness comes from torch's
-    generator, which the estimators seed.
+    generator, which the estimators seed. With ``pin_memory`` the batch is
+    written straight into page-locked memory, from which it is copied to the
+    GPU asynchronously.
     """
 
-    def __init__(self, *, random_crop: bool = False, min_frames: int = 1) -> None:
+    def __init__(
+        self,
+        *,
+        random_crop: bool = False,
+        min_frames: int = 1,
+        pin_memory: bool = False,
+    ) -> None:
         self.random_crop = random_crop
         self.min_frames = min_frames
+        self.pin_memory = pin_memory
 
     def __call__(self, batch: Sequence[tuple[np.ndarray, Any]]) -> tuple[dict, Any]:
         clips = [clip for clip, _ in batch]
@@ -162,11 +176,19 @@ class _PadCollate:
             slack = np.maximum(lengths - crop, 0)
             starts = (torch.rand(len(clips)).numpy() * (slack + 1)).astype(np.int64)
             lengths = np.minimum(lengths, crop)
-        X = np.zeros((len(clips), lengths.max(), clips[0].shape[1]), dtype=np.float32)
-        for row, clip, start, length in zip(X, clips, starts, lengths, strict=True):
+        X = torch.empty(
+            (len(clips), int(lengths.max()), clips[0].shape[1]),
+            dtype=torch.float32,
+            pin_memory=self.pin_memory,
+        )
+        # Each frame is written once: the clip, then zeros after it.
+        for row, clip, start, length in zip(
+            X.numpy(), clips, starts, lengths, strict=True
+        ):
             row[:length] = clip[start : start + length]
+            row[length:] = 0.0
         targets = default_collate([target for _, target in batch])
-        return {"X": torch.from_numpy(X), "lengths": torch.from_numpy(lengths)}, targets
+        return {"X": X, "lengths": torch.from_numpy(lengths)}, targets
 
 
 class _EarlyStopping(EarlyStopping):
@@ -241,6 +263,8 @@ class _AllConvEstimator(NeuralNet):
         verbose: int = 0,
         device: str | None = "auto",
         short_clips: str = "error",
+        bucketing: bool = True,
+        precision: str = "float32",
         random_state: int | np.random.RandomState | None = None,
         **kwargs: Any,
     ) -> None:
@@ -261,6 +285,8 @@ class _AllConvEstimator(NeuralNet):
             **kwargs,
         )
         self.short_clips = short_clips
+        self.bucketing = bucketing
+        self.precision = precision
         self.random_state = random_state
 
     def get_params(self, deep: bool = True, **kwargs: Any) -> dict[str, Any]:
@@ -331,8 +357,9 @@ class _AllConvEstimator(NeuralNet):
             isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
         ):
             clips = list(X)
-        elif np.ndim(X) == 1:
-            # check_array's own message would print every value.
+        elif getattr(X, "ndim", None) == 1:
+            # check_array's own message would print every value. (np.ndim would
+            # reject array-likes that only convert through __array__.)
             raise ValueError(
                 f"Expected a sequence of spectrograms, got a 1-D array of shape "
                 f"{np.shape(X)}. Reshape your data: pass [spectrogram] for one clip."
@@ -430,7 +457,10 @@ class _AllConvEstimator(NeuralNet):
 
         Training batches of :class:`SceneClassifier` are random crops; set
         ``iterator_train__collate_fn`` / ``iterator_valid__collate_fn`` to
-        replace the collate function.
+        replace the collate function. With ``bucketing=True``, batches come
+        from a :class:`~sklearn_allconv.batching.BucketBatchSampler` (random
+        for training, sorted by length otherwise) unless a ``sampler`` or
+        ``batch_sampler`` is given as an iterator parameter.
         """
         prefix = "iterator_train" if training else "iterator_valid"
         kwargs = self.get_params_for(prefix)
@@ -440,15 +470,31 @@ class _AllConvEstimator(NeuralNet):
                 # Only SceneClassifier has the parameter: tagging trains on whole clips.
                 random_crop=training and getattr(self, "random_crop", False),
                 min_frames=self._min_frames(),
+                pin_memory=self._on_cuda(),
             ),
         )
-        kwargs.setdefault("batch_size", self.batch_size)
-        if kwargs["batch_size"] == -1:
-            kwargs["batch_size"] = len(dataset)
-        if training:
-            kwargs.setdefault("shuffle", True)
+        batch_size = kwargs.pop("batch_size", self.batch_size)
+        if batch_size == -1:
+            batch_size = len(dataset)
+        custom_sampler = "sampler" in kwargs or "batch_sampler" in kwargs
+        if self.bucketing and not custom_sampler:
+            # DataLoader refuses batch_size, shuffle and drop_last next to a
+            # batch sampler: they go to the sampler instead.
+            kwargs["batch_sampler"] = BucketBatchSampler(
+                _clip_lengths(dataset),
+                batch_size,
+                shuffle=kwargs.pop("shuffle", training),
+                drop_last=kwargs.pop("drop_last", False),
+            )
+        else:
+            kwargs["batch_size"] = batch_size
+            if training and not custom_sampler:
+                kwargs.setdefault("shuffle", True)
         iterator = self.iterator_train if training else self.iterator_valid
         return iterator(dataset, **kwargs)
+
+    def _on_cuda(self) -> bool:
+        return torch.device(self.device).type == "cuda"
 
     def initialize_module(self) -> _AllConvEstimator:
         """Build the module for the number of bins and outputs seen in ``fit``."""
@@ -494,6 +540,22 @@ class _AllConvEstimator(NeuralNet):
         if self.short_clips not in ("error", "pad"):
             raise ValueError(
                 f"short_clips must be 'error' or 'pad', got {self.short_clips!r}."
+            )
+        if self.precision not in ("float32", "bfloat16"):
+            raise ValueError(
+                f"precision must be 'float32' or 'bfloat16', got {self.precision!r}."
+            )
+        if (
+            self.precision == "bfloat16"
+            and not self._on_cuda()
+            and not _cpu_has_native_bfloat16()
+        ):
+            warnings.warn(
+                "precision='bfloat16' on a CPU without AVX512-BF16 or AMX: PyTorch "
+                "emulates bfloat16 matrix products there, which is much slower "
+                "than float32 (see docs/performance.md). Use precision='float32'.",
+                UserWarning,
+                stacklevel=3,
             )
 
     def _fit(
@@ -581,12 +643,54 @@ class _AllConvEstimator(NeuralNet):
 
     def forward_iter(
         self, X: Any, training: bool = False, device: str = "cpu"
-    ) -> Any:
-        """Yield the module's outputs batch by batch, after validating ``X``."""
+    ) -> Iterator[torch.Tensor]:
+        """Yield the module's outputs after validating ``X``, in the order of ``X``.
+
+        Batches are yielded as they are computed, except when they come sorted
+        by length (``bucketing=True``): then the outputs of all batches are
+        gathered and yielded at once, put back in the order of ``X``.
+        """
         self.check_is_fitted()
-        if not isinstance(X, torch.utils.data.Dataset):
+        if not isinstance(X, Dataset):
             X = self._check_clips(X, reset=False)
-        yield from super().forward_iter(X, training=training, device=device)
+        iterator = self.get_iterator(self.get_dataset(X), training=training)
+        sampler = getattr(iterator, "batch_sampler", None)
+        outputs = (
+            to_device(self.evaluation_step(batch, training=training), device=device)
+            for batch in iterator
+        )
+        if not isinstance(sampler, BucketBatchSampler) or sampler.shuffle:
+            yield from outputs
+            return
+        order = torch.from_numpy(np.concatenate(list(sampler)))
+        gathered = torch.cat(list(outputs))
+        restored = torch.empty_like(gathered)
+        restored[order.to(gathered.device)] = gathered
+        yield restored
+
+    def infer(self, x: Any, **fit_params: Any) -> torch.Tensor:
+        """Run the module on one batch, with the estimator's precision.
+
+        The padded spectrograms go to the device in one asynchronous copy (from
+        page-locked memory on CUDA); the clip lengths stay on the CPU, where
+        the network reads them without waiting for the device. With
+        ``precision="bfloat16"`` the forward pass runs under
+        :func:`torch.autocast`; the logits are returned in float32.
+        """
+        if not (isinstance(x, Mapping) and torch.is_tensor(x.get("X"))):
+            with self._autocast():
+                return super().infer(x, **fit_params).float()
+        x = {**x, "X": x["X"].to(self.device, non_blocking=True)}
+        with self._autocast():
+            logits = self.module_(**self._merge_x_and_fit_params(x, fit_params))
+        return logits.float()
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.precision == "float32":
+            return contextlib.nullcontext()
+        return torch.autocast(
+            device_type=torch.device(self.device).type, dtype=torch.bfloat16
+        )
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class or tag probabilities of each clip, from the whole clip.
@@ -605,6 +709,34 @@ class _AllConvEstimator(NeuralNet):
 
     def _n_outputs(self) -> int:
         return len(self.classes_)
+
+
+def _clip_lengths(dataset: Any) -> np.ndarray:
+    """Frames of each clip of a (subset of a) skorch dataset of spectrograms."""
+    if isinstance(dataset, Subset):
+        return _clip_lengths(dataset.dataset)[np.asarray(dataset.indices)]
+    clips = getattr(dataset, "X", None)
+    if isinstance(clips, np.ndarray) and clips.dtype == object:
+        return np.array([len(clip) for clip in clips], dtype=np.int64)
+    if isinstance(clips, np.ndarray) and clips.ndim == 3:
+        return np.full(len(clips), clips.shape[1], dtype=np.int64)
+    # Any other dataset: read the lengths off its items, once per iterator.
+    return np.array([len(dataset[i][0]) for i in range(len(dataset))], np.int64)
+
+
+def _cpu_has_native_bfloat16() -> bool:
+    """Whether this CPU has bfloat16 matrix instructions PyTorch uses.
+
+    Only x86 CPUs are checked (AVX512-BF16 or AMX); elsewhere the answer is
+    assumed to be yes, as there is no reliable test.
+    """
+    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
+        return True
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    found = [getattr(torch.cpu, name, None) for name in checks]
+    if not any(found):
+        return True
+    return any(check() for check in found if check is not None)
 
 
 class SceneClassifier(ClassifierMixin, _AllConvEstimator):
@@ -646,6 +778,19 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         What to do with clips shorter than the network's minimum
         (``module_.min_frames``, 15 frames by default): raise a ``ValueError``,
         or repeat the clip up to the minimum length.
+    bucketing : bool, default=True
+        Batch clips of similar length together
+        (:class:`~sklearn_allconv.batching.BucketBatchSampler`), so that little
+        padding is computed: training batches are drawn at random from pools
+        sorted by length, validation and prediction batches are sorted by
+        length and the outputs put back in the order of ``X``. False gives
+        skorch's plain batches (shuffled for training).
+    precision : {"float32", "bfloat16"}, default="float32"
+        Arithmetic of the forward pass. "bfloat16" runs it under
+        :func:`torch.autocast` with bfloat16 (mixed precision: weights,
+        batch-norm statistics, the loss and the outputs stay float32). It pays
+        on GPUs with bfloat16 support and on CPUs with AVX512-BF16 or AMX; on
+        other CPUs it is much slower than float32 and a warning says so.
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks. The default ones are reachable by name:
         ``callbacks__lr_plateau__patience`` (3),
@@ -710,6 +855,21 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
     ``CUBLAS_WORKSPACE_CONFIG=:4096:8``) makes CUDA runs repeat, at some cost
     in speed; CUDA and CPU results still differ in the last digits.
 
+    The paper does not say how mini-batches are formed. With ``bucketing=True``
+    (the default) a batch holds clips of similar length, so each batch's crop
+    length is drawn up to the longest clip of that batch: a short clip is
+    cropped within its own range rather than kept whole next to 30 s clips.
+    Set ``bucketing=False`` for uniformly random batches. Neither changes what
+    a clip contributes: padding is masked either way.
+
+    Performance (see ``docs/performance.md``): on CUDA, batches are assembled
+    in page-locked memory and copied asynchronously; the network runs its
+    convolutions as matrix products, so ``torch.backends.cudnn.benchmark`` does
+    not concern it and is left as it is. The estimators do not change torch's
+    thread count: call :func:`torch.set_num_threads` to choose it (one thread
+    is faster for tiny networks on a busy machine; the default uses all cores,
+    which is best for the paper's network on an otherwise idle machine).
+
     Examples
     --------
     >>> from sklearn.pipeline import make_pipeline
@@ -737,6 +897,8 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         train_split: Any = _SCENE_SPLIT,
         random_crop: bool = True,
         short_clips: str = "error",
+        bucketing: bool = True,
+        precision: str = "float32",
         callbacks: Any = None,
         predict_nonlinearity: Any = "auto",
         warm_start: bool = False,
@@ -760,6 +922,8 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
             verbose=verbose,
             device=device,
             short_clips=short_clips,
+            bucketing=bucketing,
+            precision=precision,
             random_state=random_state,
             **kwargs,
         )
@@ -887,6 +1051,11 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
         Probability above which :meth:`predict` sets a tag.
     short_clips : {"error", "pad"}, default="error"
         What to do with clips shorter than the network's minimum.
+    bucketing : bool, default=True
+        Batch clips of similar length together, as in :class:`SceneClassifier`;
+        prediction output stays in the order of ``X``.
+    precision : {"float32", "bfloat16"}, default="float32"
+        Arithmetic of the forward pass, as in :class:`SceneClassifier`.
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks; the default ones are ``lr_plateau``,
         ``early_stopping`` and ``checkpoint`` (see :class:`SceneClassifier`).
@@ -925,6 +1094,11 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
     Interrupted training, checkpoints and resuming, and what is deterministic
     on CPU and CUDA, work as for :class:`SceneClassifier`: see its Notes.
 
+    Batching, precision, devices and threads behave as described in the Notes
+    of :class:`SceneClassifier`. Tagging trains on whole clips, so with
+    ``bucketing=True`` a batch is padded only to the longest of clips of
+    similar length.
+
     Examples
     --------
     >>> from sklearn.pipeline import make_pipeline
@@ -952,6 +1126,8 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
         train_split: Any = _TAG_SPLIT,
         threshold: float = 0.5,
         short_clips: str = "error",
+        bucketing: bool = True,
+        precision: str = "float32",
         callbacks: Any = None,
         predict_nonlinearity: Any = _sigmoid,
         warm_start: bool = False,
@@ -975,6 +1151,8 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
             verbose=verbose,
             device=device,
             short_clips=short_clips,
+            bucketing=bucketing,
+            precision=precision,
             random_state=random_state,
             **kwargs,
         )

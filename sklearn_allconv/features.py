@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from functools import cache
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import scipy.fft
 import soundfile
-from joblib import Parallel, delayed
+from joblib import Memory, Parallel, delayed, effective_n_jobs
 from scipy.signal import get_window
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
-from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.validation import check_array, check_is_fitted, check_memory
 from tqdm.auto import tqdm
 
 __all__ = ["STFTTransformer", "stft_geometry"]
@@ -61,6 +61,11 @@ def stft_geometry(
             "be at least 1 sample: raise window_ms, hop_ms or sample_rate."
         )
     return n_fft, hop_length, n_fft // 2 + 1
+
+
+# Frames per block of the STFT and of the statistics: temporaries of about a
+# megabyte at 44.1 kHz, which stay in the CPU caches.
+_BLOCK_FRAMES = 256
 
 
 def _is_path(obj: Any) -> bool:
@@ -198,6 +203,14 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         (thread-based by default: the FFT releases the GIL; choose another
         backend with :func:`joblib.parallel_config`). ``None`` means 1 unless in
         a joblib context, ``-1`` means all processors.
+    memory : str, joblib.Memory or None, default=None
+        Cache each clip's (unstandardized) spectrogram on disk, as
+        :class:`sklearn.pipeline.Pipeline` caches fitted transformers: a path
+        to a cache directory or a :class:`joblib.Memory`. A clip is looked up
+        by its content (arrays) or by its path, modification time and size
+        (files), together with the STFT parameters, so cross-validation folds
+        and grid searches that see a clip again load it instead of reading,
+        resampling and transforming it again. None disables caching.
     verbose : int, default=0
         Show a progress bar over the clips when positive.
 
@@ -238,13 +251,20 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
     ``frames = 1 + (n_samples - n_fft) // hop_length``; a clip needs at least
     ``n_fft`` samples.
 
-    The statistics are accumulated clip by clip with
-    :meth:`sklearn.preprocessing.StandardScaler.partial_fit` (in float64), so the
+    The statistics are computed per clip, in float64, by the parallel workers
+    and merged with the pairwise update of Chan, Golub and LeVeque, so the
     training set is never concatenated and the result equals the statistics of
-    the concatenated frames. The paper computes the STFT with librosa; this
-    class computes the same magnitudes in float32 with :func:`scipy.fft.rfft`
-    on strided frames, which is faster and agrees with :func:`librosa.stft` to
-    float32 precision.
+    the concatenated frames (bins of zero variance get a scale of 1, as in
+    :class:`sklearn.preprocessing.StandardScaler`). The paper computes the STFT
+    with librosa; this class computes the same magnitudes in float32 with
+    :func:`scipy.fft.rfft` on strided frames, which is faster and agrees with
+    :func:`librosa.stft` to float32 precision. :meth:`fit_transform` keeps only
+    the output and a few clips' temporaries in memory.
+
+    Caching (``memory``) pays where producing a spectrogram costs more than
+    hashing the clip and loading the cached result: audio files, above all
+    compressed or resampled ones. For in-memory clips hashing the samples costs
+    about as much as the STFT itself (see ``docs/performance.md``).
 
     References
     ----------
@@ -272,6 +292,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
                     StrOptions({"mean"})],
         "resample": ["boolean"],
         "n_jobs": [Integral, None],
+        "memory": [None, str, os.PathLike, HasMethods(["cache"])],
         "verbose": ["verbose"],
     }
 
@@ -285,6 +306,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         channel: int | str = 0,
         resample: bool = False,
         n_jobs: int | None = None,
+        memory: str | os.PathLike | Memory | None = None,
         verbose: int = 0,
     ) -> None:
         self.sample_rate = sample_rate
@@ -294,6 +316,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         self.channel = channel
         self.resample = resample
         self.n_jobs = n_jobs
+        self.memory = memory
         self.verbose = verbose
 
     def __sklearn_tags__(self):
@@ -319,13 +342,11 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
             The fitted transformer.
         """
         sources = self._setup(X)
-        if self.standardize:
-            scaler = StandardScaler()
-            for frames in self._iter_spectrograms(sources):
-                scaler.partial_fit(frames)
-            self._store_statistics(scaler)
-        else:
-            self._store_statistics(None)
+        statistics = _Statistics(self.n_bins_) if self.standardize else None
+        for _, clip_statistics in self._run(sources, statistics=self.standardize):
+            if statistics is not None:
+                statistics.merge(*clip_statistics)
+        self._store_statistics(statistics)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -352,15 +373,15 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         """
         sources = self._setup(X)
         features = self._empty_output(sources)
-        scaler = StandardScaler() if self.standardize else None
-        for i, frames in enumerate(self._iter_spectrograms(sources)):
+        statistics = _Statistics(self.n_bins_) if self.standardize else None
+        results = self._run(sources, statistics=self.standardize)
+        for i, (frames, clip_statistics) in enumerate(results):
             features[i] = frames
-            if scaler is not None:
-                scaler.partial_fit(frames)
-        self._store_statistics(scaler)
+            if statistics is not None:
+                statistics.merge(*clip_statistics)
+        self._store_statistics(statistics)
         if self.standardize:
-            for frames in features:
-                self._standardize_inplace(frames)
+            self._standardize_all(features)
         return features
 
     def transform(self, X: Any) -> np.ndarray:
@@ -382,9 +403,9 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         sources = _as_clip_sources(X, min_samples=self.n_fft_)
         self._check_not_empty(sources)
         features = self._empty_output(sources)
-        for i, frames in enumerate(self._iter_spectrograms(sources)):
-            if self.standardize:
-                self._standardize_inplace(frames)
+        scaling = self._scaling() if self.standardize else None
+        results = self._run(sources, statistics=False, scaling=scaling)
+        for i, (frames, _) in enumerate(results):
             features[i] = frames
         return features
 
@@ -408,24 +429,59 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         if len(sources) == 0:
             raise ValueError("Found 0 clips; at least one clip is required.")
 
-    def _store_statistics(self, scaler: StandardScaler | None) -> None:
-        if scaler is None:
+    def _store_statistics(self, statistics: _Statistics | None) -> None:
+        if statistics is None:
             self.mean_ = self.scale_ = None
             self.n_frames_seen_ = 0
             return
-        self.mean_ = scaler.mean_
-        self.scale_ = scaler.scale_
-        self.n_frames_seen_ = int(scaler.n_samples_seen_)
+        self.mean_ = statistics.mean
+        self.scale_ = statistics.scale()
+        self.n_frames_seen_ = statistics.count
 
-    def _standardize_inplace(self, frames: np.ndarray) -> None:
-        frames -= self.mean_.astype(np.float32)
-        frames /= self.scale_.astype(np.float32)
+    def _scaling(self) -> tuple[np.ndarray, np.ndarray]:
+        """Offset and factor in float32: ``(frames - offset) * factor``."""
+        return self.mean_.astype(np.float32), (1.0 / self.scale_).astype(np.float32)
 
-    def _iter_spectrograms(self, sources: Sequence[Any]) -> Iterator[np.ndarray]:
-        """Yield the unstandardized spectrogram of each source, in order."""
-        window = get_window("hann", self.n_fft_, fftbins=True).astype(np.float32)
+    def _standardize_all(self, features: np.ndarray) -> None:
+        """Standardize every clip in place, in parallel threads."""
+        offset, factor = self._scaling()
+        clips = list(features)
+        n_chunks = min(len(clips), 4 * effective_n_jobs(self.n_jobs))
+        chunks = [clips[i::n_chunks] for i in range(n_chunks)]
+        Parallel(n_jobs=self.n_jobs, prefer="threads")(
+            delayed(_standardize_clips)(chunk, offset, factor) for chunk in chunks
+        )
+
+    def _run(
+        self,
+        sources: Sequence[Any],
+        *,
+        statistics: bool,
+        scaling: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> Iterator[tuple[np.ndarray, tuple | None]]:
+        """Yield each clip's spectrogram and, if asked, its statistics, in order."""
+        spectrogram = _spectrogram
+        if self.memory is not None:
+            memory = self.memory
+            if isinstance(memory, os.PathLike):
+                memory = os.fspath(memory)
+            spectrogram = check_memory(memory).cache(_spectrogram, ignore=["index"])
+        settings = {
+            "sample_rate": self.sample_rate,
+            "n_fft": self.n_fft_,
+            "hop_length": self.hop_length_,
+            "channel": self.channel,
+            "resample": self.resample,
+        }
         jobs = (
-            delayed(self._spectrogram)(source, index, window)
+            delayed(_process_clip)(
+                spectrogram,
+                source,
+                index,
+                settings,
+                statistics=statistics,
+                scaling=scaling,
+            )
             for index, source in enumerate(sources)
         )
         parallel = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")
@@ -437,80 +493,190 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
             disable=not self.verbose,
         )
 
-    def _spectrogram(self, source: Any, index: int, window: np.ndarray) -> np.ndarray:
-        audio = self._load(source, index)
-        n_samples = audio.shape[0]
-        if n_samples < self.n_fft_:
-            raise ValueError(
-                f"{_describe(source, index)} has {n_samples} samples "
-                f"({1000.0 * n_samples / self.sample_rate:.1f} ms); one STFT frame "
-                f"needs at least {self.n_fft_} samples ({self.window_ms} ms at "
-                f"{self.sample_rate} Hz). Pad the clip or drop it."
-            )
-        frames = np.lib.stride_tricks.sliding_window_view(audio, self.n_fft_)
-        windowed = frames[:: self.hop_length_] * window
-        spectrum = scipy.fft.rfft(windowed, axis=1, overwrite_x=True)
-        magnitudes = np.abs(spectrum)
-        if not np.isfinite(magnitudes).all():
-            # Finite samples near the float32 limit overflow in the FFT sums.
-            raise ValueError(
-                f"{_describe(source, index)} gives infinite STFT magnitudes: its "
-                f"samples reach {float(np.abs(audio).max()):.3g}, while audio is "
-                "expected in [-1, 1]. Rescale it."
-            )
-        return magnitudes
 
-    def _load(self, source: Any, index: int) -> np.ndarray:
-        """Return clip ``index`` as mono float32 samples at ``sample_rate``."""
-        if _is_path(source):
-            audio = self._read_file(source)
-        else:
-            audio = _as_float_audio(source, index)
-        where = _describe(source, index)
-        if audio.shape[0] == 1:
-            return audio[0]
-        if self.channel == "mean":
-            return audio.mean(axis=0)
-        if not -audio.shape[0] <= self.channel < audio.shape[0]:
-            raise ValueError(
-                f"{where} has {audio.shape[0]} channels; channel={self.channel} "
-                "does not exist. Choose another channel or channel='mean'."
-            )
-        return np.ascontiguousarray(audio[self.channel])
+class _Statistics:
+    """Per-bin count, mean and sum of squared deviations, merged clip by clip.
 
-    def _read_file(self, path: str | os.PathLike) -> np.ndarray:
-        name = os.fspath(path)
-        if not os.path.exists(name):
-            raise FileNotFoundError(f"Audio file {name!r} does not exist.")
-        if not os.path.isfile(name):
-            # Reading a named pipe or a device would block or never end.
-            raise ValueError(
-                f"Audio file {name!r} is not a regular file (a directory, a pipe "
-                "or a device); pass the paths of the audio files themselves."
-            )
-        try:
-            audio, rate = soundfile.read(name, dtype="float32", always_2d=True)
-        except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
-            raise ValueError(
-                f"Audio file {name!r} could not be read: {exc}. Check that it is a "
-                "complete audio file in a format libsndfile supports (WAV, FLAC, "
-                "OGG, ...)."
-            ) from exc
-        audio = audio.T
-        if audio.shape[1] == 0:
-            raise ValueError(f"Audio file {name!r} is empty (0 samples).")
-        if not np.isfinite(audio).all():
-            raise ValueError(f"Audio file {name!r} contains NaN or infinite samples.")
-        if rate != self.sample_rate:
-            if not self.resample:
-                raise ValueError(
-                    f"Audio file {name!r} has a sample rate of {rate} Hz but this "
-                    f"transformer expects {self.sample_rate} Hz. Set "
-                    f"sample_rate={rate}, or resample=True to convert it."
-                )
-            import librosa  # deferred: importing librosa takes about a second
+    The pairwise update of Chan, Golub & LeVeque, in float64: merging clips'
+    statistics gives those of the concatenated frames.
+    """
 
-            audio = librosa.resample(
-                audio, orig_sr=rate, target_sr=self.sample_rate, axis=-1
-            ).astype(np.float32)
-        return audio
+    def __init__(self, n_bins: int) -> None:
+        self.count = 0
+        self.mean = np.zeros(n_bins)
+        self.squares = np.zeros(n_bins)
+
+    def merge(self, count: int, mean: np.ndarray, squares: np.ndarray) -> None:
+        total = self.count + count
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (count / total)
+        self.squares = self.squares + squares + delta**2 * (self.count * count / total)
+        self.count = total
+
+    def scale(self) -> np.ndarray:
+        """Standard deviations; 1 for bins that are constant up to rounding."""
+        var = self.squares / self.count
+        # The tolerance of scikit-learn's StandardScaler for constant features.
+        eps = np.finfo(np.float64).eps
+        constant = var <= self.count * eps * var + (self.count * self.mean * eps) ** 2
+        return np.where(constant, 1.0, np.sqrt(var))
+
+
+def _clip_statistics(frames: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """Frame count, per-bin mean and sum of squared deviations (float64)."""
+    mean = frames.mean(axis=0, dtype=np.float64)
+    squares = np.zeros_like(mean)
+    for start in range(0, len(frames), _BLOCK_FRAMES):
+        deviations = frames[start : start + _BLOCK_FRAMES] - mean
+        squares += np.einsum("ij,ij->j", deviations, deviations)
+    return len(frames), mean, squares
+
+
+def _standardize_clips(
+    clips: Sequence[np.ndarray], offset: np.ndarray, factor: np.ndarray
+) -> None:
+    for frames in clips:
+        frames -= offset
+        frames *= factor
+
+
+def _process_clip(
+    spectrogram: Any,
+    source: Any,
+    index: int,
+    settings: dict[str, Any],
+    *,
+    statistics: bool,
+    scaling: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[np.ndarray, tuple | None]:
+    """One clip's spectrogram (standardized if ``scaling``) and statistics."""
+    stamp = _file_stamp(source) if _is_path(source) else None
+    frames = spectrogram(source, stamp, index, **settings)
+    clip_statistics = _clip_statistics(frames) if statistics else None
+    if scaling is not None:
+        _standardize_clips([frames], *scaling)
+    return frames, clip_statistics
+
+
+def _file_stamp(path: str | os.PathLike) -> tuple[int, int] | None:
+    """Modification time and size of a file: part of its key in the cache."""
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None  # reading it reports the problem
+    return status.st_mtime_ns, status.st_size
+
+
+def _spectrogram(
+    source: Any,
+    stamp: tuple[int, int] | None,
+    index: int,
+    *,
+    sample_rate: float,
+    n_fft: int,
+    hop_length: int,
+    channel: int | str,
+    resample: bool,
+) -> np.ndarray:
+    """STFT magnitudes (frames x bins, float32) of one clip or audio file.
+
+    ``stamp`` identifies the version of a file for the cache and is otherwise
+    unused; ``index`` only appears in error messages.
+    """
+    audio = _load(
+        source, index, sample_rate=sample_rate, channel=channel, resample=resample
+    )
+    n_samples = audio.shape[0]
+    if n_samples < n_fft:
+        raise ValueError(
+            f"{_describe(source, index)} has {n_samples} samples "
+            f"({1000.0 * n_samples / sample_rate:.1f} ms); one STFT frame "
+            f"needs at least {n_fft} samples ({1000.0 * n_fft / sample_rate:.1f} "
+            f"ms at {sample_rate} Hz). Pad the clip or drop it."
+        )
+    frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft)[::hop_length]
+    window = _periodic_hann(n_fft)
+    magnitudes = np.empty((len(frames), n_fft // 2 + 1), dtype=np.float32)
+    # Block by block, so that the temporaries stay small and are reused: whole
+    # clip temporaries (3 to 4 times the output) would fragment the heap and
+    # hold on to memory.
+    for start in range(0, len(frames), _BLOCK_FRAMES):
+        block = slice(start, start + _BLOCK_FRAMES)
+        spectrum = scipy.fft.rfft(frames[block] * window, axis=1, overwrite_x=True)
+        np.abs(spectrum, out=magnitudes[block])
+    if not np.isfinite(magnitudes).all():
+        # Finite samples near the float32 limit overflow in the FFT sums.
+        raise ValueError(
+            f"{_describe(source, index)} gives infinite STFT magnitudes: its "
+            f"samples reach {float(np.abs(audio).max()):.3g}, while audio is "
+            "expected in [-1, 1]. Rescale it."
+        )
+    return magnitudes
+
+
+@cache
+def _periodic_hann(n_fft: int) -> np.ndarray:
+    window = get_window("hann", n_fft, fftbins=True).astype(np.float32)
+    window.flags.writeable = False  # shared by all clips and threads
+    return window
+
+
+def _load(
+    source: Any, index: int, *, sample_rate: float, channel: int | str, resample: bool
+) -> np.ndarray:
+    """Return clip ``index`` as mono float32 samples at ``sample_rate``."""
+    if _is_path(source):
+        audio = _read_file(source, sample_rate=sample_rate, resample=resample)
+    else:
+        audio = _as_float_audio(source, index)
+    where = _describe(source, index)
+    if audio.shape[0] == 1:
+        return audio[0]
+    if channel == "mean":
+        return audio.mean(axis=0)
+    if not -audio.shape[0] <= channel < audio.shape[0]:
+        raise ValueError(
+            f"{where} has {audio.shape[0]} channels; channel={channel} "
+            "does not exist. Choose another channel or channel='mean'."
+        )
+    return np.ascontiguousarray(audio[channel])
+
+
+def _read_file(
+    path: str | os.PathLike, *, sample_rate: float, resample: bool
+) -> np.ndarray:
+    name = os.fspath(path)
+    if not os.path.exists(name):
+        raise FileNotFoundError(f"Audio file {name!r} does not exist.")
+    if not os.path.isfile(name):
+        # Reading a named pipe or a device would block or never end.
+        raise ValueError(
+            f"Audio file {name!r} is not a regular file (a directory, a pipe "
+            "or a device); pass the paths of the audio files themselves."
+        )
+    try:
+        audio, rate = soundfile.read(name, dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
+        raise ValueError(
+            f"Audio file {name!r} could not be read: {exc}. Check that it is a "
+            "complete audio file in a format libsndfile supports (WAV, FLAC, "
+            "OGG, ...)."
+        ) from exc
+    audio = audio.T
+    if audio.shape[1] == 0:
+        raise ValueError(f"Audio file {name!r} is empty (0 samples).")
+    if not np.isfinite(audio).all():
+        raise ValueError(f"Audio file {name!r} contains NaN or infinite samples.")
+    if rate != sample_rate:
+        if not resample:
+            raise ValueError(
+                f"Audio file {name!r} has a sample rate of {rate} Hz but this "
+                f"transformer expects {sample_rate} Hz. Set "
+                f"sample_rate={rate}, or resample=True to convert it."
+            )
+        import librosa  # deferred: importing librosa takes about a second
+
+        audio = librosa.resample(
+            audio, orig_sr=rate, target_sr=sample_rate, axis=-1
+        ).astype(np.float32)
+    return audio

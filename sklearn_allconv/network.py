@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -89,6 +91,122 @@ def frame_mask(lengths: torch.Tensor, n_frames: int) -> torch.Tensor:
     return (positions < lengths[:, None])[:, None, :]
 
 
+def _convolve_frames(
+    x: torch.Tensor, weight: torch.Tensor, *, stride: int
+) -> torch.Tensor:
+    """Unpadded convolution over time of (batch, frames, channels) input, as GEMMs.
+
+    Computes what :func:`torch.nn.functional.conv1d` computes on
+    ``x.transpose(1, 2)`` with ``weight`` of shape (out, in, kernel), but in the
+    (batch, frames, channels) layout and with plain matrix products, which run
+    faster on CPUs than the convolution kernels and need no transposition of
+    the input.
+
+    Returns
+    -------
+    Tensor of shape (batch, (frames - kernel) // stride + 1, out)
+    """
+    device_type = x.device.type
+    if not torch.is_autocast_enabled(device_type):
+        return _FrameConvolution.apply(x, weight, stride)
+    # Cast once here rather than on every product inside, as autocast would.
+    dtype = torch.get_autocast_dtype(device_type)
+    with torch.autocast(device_type=device_type, enabled=False):
+        return _FrameConvolution.apply(x.to(dtype), weight.to(dtype), stride)
+
+
+class _FrameConvolution(torch.autograd.Function):
+    """Strided convolution over frames as matrix products on views of the input.
+
+    Consecutive groups of ``stride`` frames are read as one row of ``stride *
+    channels`` values; all clips' rows are stacked, ``period`` rows per clip.
+    Output frame ``t`` is the sum over ``q`` of row ``t + q`` times kernel taps
+    ``q * stride`` onwards: ``ceil(kernel / stride)`` products accumulated into
+    one buffer, with no unfolded copy of the input. Each clip's last
+    ``ceil(kernel / stride) - 1`` rows of that buffer straddle two clips and are
+    dropped. The backward pass lays the output gradient out on the same rows,
+    with zero rows between clips, so that every product again runs on
+    contiguous blocks; autograd's own backward of the sliced products would
+    zero-fill and copy whole gradient tensors several times.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any, x: torch.Tensor, weight: torch.Tensor, stride: int
+    ) -> torch.Tensor:
+        batch, n_frames, channels = x.shape
+        out_channels, _, kernel = weight.shape
+        n_out = (n_frames - kernel) // stride + 1
+        n_groups = -(-kernel // stride)
+        period = n_out - 1 + n_groups
+        missing = period * stride - n_frames
+        if missing > 0:
+            # The last row of each clip is incomplete: zeros, which meet no tap.
+            x = F.pad(x, (0, 0, 0, missing))
+        elif missing < 0:
+            x = x[:, : period * stride]
+        rows = x.reshape(batch * period, stride * channels)
+        # taps[q]: (out, n_taps * in), ordered like the frames in a row.
+        taps = [
+            weight[:, :, first : first + stride].transpose(1, 2).reshape(
+                out_channels, -1
+            )
+            for first in range(0, kernel, stride)
+        ]
+        out = torch.mm(rows[:, : taps[0].shape[1]], taps[0].t())
+        for q in range(1, n_groups):
+            out[: batch * period - q].addmm_(rows[q:, : taps[q].shape[1]], taps[q].t())
+        ctx.save_for_backward(rows, *taps)
+        ctx.geometry = (n_frames, channels, kernel, stride, n_out, period)
+        return out.view(batch, period, out_channels)[:, :n_out].contiguous()
+
+    @staticmethod
+    def backward(
+        ctx: Any, grad: torch.Tensor
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, None]:
+        rows, *taps = ctx.saved_tensors
+        n_frames, channels, kernel, stride, n_out, period = ctx.geometry
+        batch, _, out_channels = grad.shape
+        lead = len(taps) - 1
+        # spread[lead + b * period + t] = grad[b, t], zero elsewhere; the rows
+        # that meet group q are then the contiguous block starting at lead - q.
+        spread = grad.new_empty(lead + batch * period, out_channels)
+        spread[:lead] = 0
+        body = spread[lead:].view(batch, period, out_channels)
+        body[:, n_out:] = 0
+        body[:, :n_out] = grad
+        blocks = [
+            spread[lead - q : lead - q + batch * period] for q in range(len(taps))
+        ]
+        grad_x = grad_weight = None
+        if ctx.needs_input_grad[0]:
+            # The first group covers whole rows unless the stride exceeds the
+            # kernel, which skips frames.
+            if taps[0].shape[1] == rows.shape[1]:
+                grad_rows = torch.mm(blocks[0], taps[0])
+            else:
+                grad_rows = torch.zeros_like(rows)
+                grad_rows[:, : taps[0].shape[1]] = torch.mm(blocks[0], taps[0])
+            for block, tap in zip(blocks[1:], taps[1:], strict=True):
+                grad_rows[:, : tap.shape[1]].addmm_(block, tap)
+            grad_x = grad_rows.view(batch, period * stride, channels)
+            if period * stride < n_frames:
+                grad_x = F.pad(grad_x, (0, 0, 0, n_frames - period * stride))
+            else:
+                grad_x = grad_x[:, :n_frames]
+        if ctx.needs_input_grad[1]:
+            grad_weight = grad.new_empty(out_channels, channels, kernel)
+            for first, block, tap in zip(
+                range(0, kernel, stride), blocks, taps, strict=True
+            ):
+                n_taps = tap.shape[1] // channels
+                product = torch.mm(block.t(), rows[:, : tap.shape[1]])
+                grad_weight[:, :, first : first + n_taps] = product.view(
+                    out_channels, n_taps, channels
+                ).transpose(1, 2)
+        return grad_x, grad_weight, None
+
+
 class MaskedBatchNorm1d(nn.BatchNorm1d):
     """Batch normalization over (batch, channels, time) that ignores padded frames.
 
@@ -109,6 +227,14 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     momentum : float or None, default=0.1
         Weight of the batch statistics in the running statistics; None for a
         cumulative moving average, as in :class:`torch.nn.BatchNorm1d`.
+
+    Notes
+    -----
+    The input may be laid out in memory either way; the computation runs on
+    the (batch x time, channels) rows of ``x``, which are a view without a copy
+    when ``x`` is channels-last in memory (a transposed (batch, time, channels)
+    tensor, as :class:`AllConvNet` passes it), and the output has that layout.
+    Statistics are computed in float32 even under autocast.
     """
 
     def __init__(
@@ -133,11 +259,26 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
         Tensor of shape (batch, channels, time)
             The normalized activations.
         """
-        if self.training and x.shape[0] * x.shape[2] == 1:
+        batch, channels, n_frames = x.shape
+        rows = x.transpose(1, 2).reshape(-1, channels)
+        valid = None if mask is None else mask.reshape(-1)
+        # Mixed precision must not reach the statistics (as in torch.amp's
+        # policy for norms): run them in float32.
+        if rows.dtype in (torch.float16, torch.bfloat16):
+            rows = rows.float()
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            out = self._normalize_rows(rows, valid)
+        return out.view(batch, n_frames, channels).transpose(1, 2)
+
+    def _normalize_rows(
+        self, rows: torch.Tensor, valid: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Normalize (frames, channels) rows; ``valid`` (frames,) marks real ones."""
+        if self.training and rows.shape[0] == 1:
             # One value per channel has no batch statistics (BatchNorm1d raises):
             # normalize this batch with the running statistics instead.
             return F.batch_norm(
-                x,
+                rows,
                 self.running_mean,
                 self.running_var,
                 self.weight,
@@ -145,13 +286,11 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
                 training=False,
                 eps=self.eps,
             )
-        if mask is None or not self.training:
-            return super().forward(x)
-        weight = mask.to(x.dtype)
-        count = weight.sum() * 1.0
-        mean = (x * weight).sum(dim=(0, 2)) / count
-        centred = x - mean[None, :, None]
-        var = (centred.square() * weight).sum(dim=(0, 2)) / count
+        if valid is None or not self.training:
+            return super().forward(rows)
+        out, mean, var = _MaskedBatchNorm.apply(
+            rows, valid, self.weight, self.bias, self.eps
+        )
         with torch.no_grad():
             self.num_batches_tracked.add_(1)
             momentum = (
@@ -159,11 +298,61 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
                 if self.momentum is None
                 else self.momentum
             )
+            count = valid.sum()
             unbiased = var * (count / (count - 1).clamp(min=1))
-            self.running_mean.lerp_(mean.detach(), momentum)
-            self.running_var.lerp_(unbiased.detach(), momentum)
-        scale = self.weight * torch.rsqrt(var + self.eps)
-        return centred * scale[None, :, None] + self.bias[None, :, None]
+            self.running_mean.lerp_(mean, momentum)
+            self.running_var.lerp_(unbiased, momentum)
+        return out
+
+
+class _MaskedBatchNorm(torch.autograd.Function):
+    """Training-mode batch norm of (frames, channels) rows over the valid rows.
+
+    Returns the output and the batch mean and biased variance of the valid
+    rows. Padded rows are set to zero after centring, so that they drop out of
+    every sum; their output is the bias, which does not depend on them. The
+    backward pass is the batch-norm gradient on the valid rows, in a few
+    in-place passes where autograd would allocate a tensor per operation.
+    """
+
+    @staticmethod
+    def forward(
+        ctx: Any,
+        rows: torch.Tensor,
+        valid: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        eps: float,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        valid = valid.to(rows.dtype)
+        count = valid.sum()
+        mean = (valid @ rows) / count
+        normalized = rows - mean
+        normalized *= valid[:, None]
+        var = torch.linalg.vector_norm(normalized, dim=0).square_() / count
+        invstd = torch.rsqrt(var + eps)
+        normalized *= invstd
+        ctx.save_for_backward(normalized, valid, weight, invstd)
+        ctx.count = count
+        ctx.mark_non_differentiable(mean, var)
+        return torch.addcmul(bias, normalized, weight), mean, var
+
+    @staticmethod
+    def backward(
+        ctx: Any, grad: torch.Tensor, *unused: torch.Tensor
+    ) -> tuple[torch.Tensor, None, torch.Tensor, torch.Tensor, None]:
+        normalized, valid, weight, invstd = ctx.saved_tensors
+        grad_bias = grad.sum(dim=0)
+        valid_sum = valid @ grad
+        work = grad * normalized
+        grad_weight = work.sum(dim=0)
+        # grad_rows = weight * invstd * (grad - (valid_sum + normalized *
+        # grad_weight) / count) on valid rows, 0 on padded rows.
+        torch.addcmul(valid_sum, normalized, grad_weight, out=work)
+        torch.add(grad, work, alpha=-1.0 / float(ctx.count), out=work)
+        work *= weight * invstd
+        work *= valid[:, None]
+        return work, None, grad_weight, grad_bias, None
 
 
 class MaskedGlobalPooling(nn.Module):
@@ -375,8 +564,10 @@ class AllConvNet(nn.Module):
             )
         n_frames = X.shape[1]
         if lengths is None:
-            lengths = torch.full((X.shape[0],), n_frames, device=X.device)
-        lengths = lengths.to(device=X.device, dtype=torch.long)
+            lengths = torch.full((X.shape[0],), n_frames)
+        # Checked where the lengths are: the estimators keep them on the CPU, so
+        # that reading them does not wait for the device.
+        lengths = torch.as_tensor(lengths).long()
         shortest = int(lengths.min())
         if shortest < self.min_frames:
             raise ValueError(
@@ -385,15 +576,27 @@ class AllConvNet(nn.Module):
             )
         # Skip the masking arithmetic when no clip in the batch is padded.
         padded = shortest < n_frames
-        x = X.transpose(1, 2)
-        x = self.filter_bank(x)
-        mask = frame_mask(lengths, x.shape[2]) if padded else None
-        x = F.relu(self.filter_bank_norm(x, mask))
+        # The layers run in the (batch, frames, channels) layout of X, as matrix
+        # products on Conv1d's weights (see _convolve_frames); batch norm and
+        # pooling see (batch, channels, frames) views of it.
+        lengths = lengths.to(device=X.device, non_blocking=True)
+        x = F.linear(X, self.filter_bank.weight[:, :, 0])
+        mask = frame_mask(lengths, x.shape[1]) if padded else None
+        x = self._normalize(self.filter_bank_norm, x, mask)
         for conv, norm in zip(self.convs, self.norms, strict=True):
-            x = conv(x)
+            x = _convolve_frames(x, conv.weight, stride=self.stride)
             lengths = output_lengths(
                 lengths, kernel_size=self.kernel_size, stride=self.stride
             )
-            mask = frame_mask(lengths, x.shape[2]) if padded else None
-            x = F.relu(norm(x, mask))
-        return self.output(self.pool(x, lengths, mask))
+            mask = frame_mask(lengths, x.shape[1]) if padded else None
+            x = self._normalize(norm, x, mask)
+        return self.output(self.pool(x.transpose(1, 2), lengths, mask))
+
+    @staticmethod
+    def _normalize(
+        norm: MaskedBatchNorm1d, x: torch.Tensor, mask: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Batch norm then ReLU of (batch, frames, channels) ``x``, same layout."""
+        # Not in place: ReLU on this view of the output would make autograd copy
+        # the whole tensor.
+        return F.relu(norm(x.transpose(1, 2), mask).transpose(1, 2))

@@ -9,8 +9,10 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
+from skorch.callbacks import Callback
 
 from sklearn_allconv import AudioTagger, GroupValidSplit, SceneClassifier, eer_scorer
+from sklearn_allconv.batching import BucketBatchSampler
 from sklearn_allconv.estimators import _PadCollate
 
 N_BINS = 10
@@ -315,3 +317,84 @@ def test_tag_name_lists_may_start_with_a_clip_without_tags():
     tag_lists = [[] if i == 0 else ["speech", "music"][: i % 3] for i in range(12)]
     tagger = _small(AudioTagger, max_epochs=1).fit(X, tag_lists)
     np.testing.assert_array_equal(tagger.classes_, ["music", "speech"])
+
+
+class _BatchRecorder(Callback):
+    """Records the clip lengths of every training batch."""
+
+    def on_train_begin(self, net, **kwargs):
+        self.lengths = []
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.lengths.append(batch[0]["lengths"].tolist())
+
+
+def test_prediction_with_bucketing_keeps_the_order_of_the_clips(
+    scenes, fitted_scene_classifier
+):
+    X, _, _ = scenes
+    clf = fitted_scene_classifier
+    assert clf.bucketing
+    order = np.random.default_rng(0).permutation(len(X))
+    proba = clf.predict_proba(X[order])
+    alone = np.concatenate([clf.predict_proba(X[i : i + 1]) for i in order])
+    np.testing.assert_allclose(proba, alone, atol=1e-5)
+    plain = clone(clf)
+    plain.__dict__.update(clf.__dict__)
+    plain.set_params(bucketing=False)
+    np.testing.assert_allclose(plain.predict_proba(X[order]), proba, atol=1e-5)
+
+
+def test_training_batches_are_bucketed_and_reproducible_with_random_state(scenes):
+    X, y, _ = scenes
+    recorders = [_BatchRecorder() for _ in range(3)]
+    for recorder, seed in zip(recorders, [0, 0, 1], strict=True):
+        _small(
+            SceneClassifier,
+            max_epochs=2,
+            train_split=None,
+            random_crop=False,
+            random_state=seed,
+            callbacks=[("record", recorder)],
+        ).fit(X, y)
+    first, same, other = (recorder.lengths for recorder in recorders)
+    assert first == same != other
+    spans = [max(batch) - min(batch) for batch in first]
+    assert np.mean(spans) < 0.5 * np.ptp([len(clip) for clip in X])
+    assert first[: len(first) // 2] != first[len(first) // 2 :]
+
+
+def test_bucketing_can_be_switched_off_or_replaced_by_a_sampler(scenes):
+    X, y, _ = scenes
+    clf = _small(SceneClassifier, max_epochs=1, bucketing=False).fit(X, y)
+    loader = clf.get_iterator(clf.get_dataset(X[:10]), training=True)
+    assert loader.batch_size == 8 and not isinstance(
+        loader.batch_sampler, BucketBatchSampler
+    )
+    sequential = torch.utils.data.SequentialSampler(range(len(X)))
+    clf = _small(
+        SceneClassifier,
+        max_epochs=1,
+        train_split=None,
+        iterator_train__sampler=sequential,
+    ).fit(X, y)
+    loader = clf.get_iterator(clf.get_dataset(X), training=True)
+    assert loader.sampler is sequential
+
+
+@pytest.mark.filterwarnings("ignore:precision='bfloat16' on a CPU:UserWarning")
+def test_bfloat16_precision_trains_and_predicts(scenes):
+    X, y, groups = scenes
+    clf = _small(SceneClassifier, lr=1e-2, precision="bfloat16")
+    clf.fit(X, y, groups=groups)
+    proba = clf.predict_proba(X)
+    assert proba.dtype == np.float32
+    np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
+    assert clf.score(X, y) > 0.6  # chance is 1/3
+
+
+def test_unknown_precision_raises(scenes):
+    X, y, _ = scenes
+    with pytest.raises(ValueError, match="precision must be 'float32' or 'bfloat16'"):
+        _small(SceneClassifier, precision="float16").fit(X, y)

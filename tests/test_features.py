@@ -4,6 +4,7 @@ import librosa
 import numpy as np
 import pytest
 import soundfile
+from sklearn.base import clone
 
 from sklearn_allconv import STFTTransformer
 from sklearn_allconv.features import stft_geometry
@@ -189,3 +190,41 @@ def test_truncated_audio_file_is_a_clear_error(tmp_path):
     path.write_bytes(path.read_bytes()[:30])
     with pytest.raises(ValueError, match=r"broken\.wav.*could not be read"):
         STFTTransformer(sample_rate=16000).fit([path])
+
+
+def _forbid_stft(monkeypatch):
+    def fail(*args, **kwargs):
+        raise AssertionError("the STFT was computed although the clip is cached")
+
+    monkeypatch.setattr("sklearn_allconv.features.scipy.fft.rfft", fail)
+
+
+def test_cached_features_are_identical_and_the_cache_is_hit(tmp_path, monkeypatch):
+    rng = np.random.default_rng(10)
+    clips = _clips(rng, [8000, 5000, 6000])
+    cached = STFTTransformer(sample_rate=16000, memory=tmp_path / "cache")
+    first = cached.fit_transform(clips)
+    _forbid_stft(monkeypatch)
+    again = clone(cached).fit_transform(clips)
+    # A subset, as a cross-validation fold sees it, is all in the cache too.
+    clone(cached).fit(clips[1:]).transform(clips[:1])
+    monkeypatch.undo()
+    uncached = STFTTransformer(sample_rate=16000).fit_transform(clips)
+    for a, b, c in zip(first, again, uncached, strict=True):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a, c)
+
+
+def test_cache_tells_settings_and_file_versions_apart(tmp_path):
+    rng = np.random.default_rng(11)
+    path = tmp_path / "clip.wav"
+    audio = rng.uniform(-0.5, 0.5, 4000).astype(np.float32)
+    soundfile.write(path, audio, 16000, subtype="FLOAT")
+    memory = str(tmp_path / "cache")
+    transformer = STFTTransformer(sample_rate=16000, standardize=False, memory=memory)
+    before = transformer.fit_transform([path])[0]
+    finer = transformer.set_params(hop_ms=10).fit_transform([path])[0]
+    assert finer.shape[0] > before.shape[0]
+    soundfile.write(path, np.zeros(8000, np.float32), 16000, subtype="FLOAT")
+    after = transformer.set_params(hop_ms=15).fit_transform([path])[0]
+    assert after.shape[0] > before.shape[0] and not after.any()

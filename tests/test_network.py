@@ -1,15 +1,22 @@
 """AllConvNet: Table 1 of the paper and masked, batch-independent computation."""
 
+import copy
 from functools import cache
 
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_allconv import AllConvNet
-from sklearn_allconv.network import MaskedBatchNorm1d, MaskedGlobalPooling, frame_mask
+from sklearn_allconv.network import (
+    MaskedBatchNorm1d,
+    MaskedGlobalPooling,
+    _convolve_frames,
+    frame_mask,
+)
 
 N_BINS = 12
 
@@ -146,3 +153,63 @@ def test_weights_are_he_initialized():
         fan_in = conv.weight[0].numel()
         assert np.isclose(conv.weight.std().item(), np.sqrt(2 / fan_in), rtol=0.05)
     assert not any(conv.bias is not None for conv in [net.filter_bank, *net.convs])
+
+
+@pytest.mark.parametrize("kernel_size", [1, 2, 3, 4])
+@pytest.mark.parametrize("stride", [1, 2, 3])
+@pytest.mark.parametrize("n_frames", [9, 10, 11, 16])
+def test_matrix_product_convolution_equals_conv1d_with_gradients(
+    kernel_size, stride, n_frames
+):
+    generator = torch.Generator().manual_seed(kernel_size * 100 + stride * 10)
+    x = torch.randn(3, n_frames, 5, generator=generator, requires_grad=True)
+    weight = torch.randn(4, 5, kernel_size, generator=generator, requires_grad=True)
+    ours = _convolve_frames(x, weight, stride=stride)
+    reference = F.conv1d(x.transpose(1, 2), weight, stride=stride).transpose(1, 2)
+    torch.testing.assert_close(ours, reference)
+    upstream = torch.randn(reference.shape, generator=generator)
+    grads = torch.autograd.grad(ours, (x, weight), upstream)
+    expected = torch.autograd.grad(reference, (x, weight), upstream)
+    for got, want in zip(grads, expected, strict=True):
+        torch.testing.assert_close(got, want)
+
+
+def _conv1d_reference(net, X, lengths):
+    """The network as Conv1d layers in (batch, channels, frames) layout."""
+    x = X.transpose(1, 2)
+    layers = [
+        (net.filter_bank, net.filter_bank_norm),
+        *zip(net.convs, net.norms, strict=True),
+    ]
+    for conv, norm in layers:
+        x = F.conv1d(x, conv.weight, stride=conv.stride)
+        if conv is not net.filter_bank:
+            lengths = (lengths - net.kernel_size) // net.stride + 1
+        x = F.relu(
+            F.batch_norm(x, norm.running_mean.clone(), norm.running_var.clone(),
+                         norm.weight, norm.bias, training=norm.training)
+        )
+    mask = frame_mask(lengths, x.shape[2])
+    return net.output((x * mask).sum(dim=2) / lengths[:, None])
+
+
+@pytest.mark.parametrize("training", [False, True])
+def test_network_computes_what_conv1d_layers_compute(training):
+    net = copy.deepcopy(_trained_net()).train(training)
+    generator = torch.Generator().manual_seed(1)
+    X = torch.randn(4, 41, N_BINS, generator=generator)
+    lengths = torch.full((4,), 41)
+    reference = _conv1d_reference(net, X, lengths)
+    torch.testing.assert_close(net(X, lengths), reference, atol=1e-5, rtol=1e-5)
+
+
+def test_masked_batch_norm_gradients_are_exact():
+    torch.manual_seed(0)
+    norm = MaskedBatchNorm1d(3).double()
+    torch.nn.init.normal_(norm.weight)
+    torch.nn.init.normal_(norm.bias)
+    x = torch.randn(2, 3, 7, dtype=torch.double, requires_grad=True)
+    mask = frame_mask(torch.tensor([7, 4]), 7)
+    assert torch.autograd.gradcheck(
+        lambda x, weight, bias: norm(x, mask), (x, norm.weight, norm.bias)
+    )
