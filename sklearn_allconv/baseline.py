@@ -13,6 +13,7 @@ official settings.
 
 from __future__ import annotations
 
+from functools import partial
 from numbers import Integral, Real
 from typing import Any
 
@@ -41,7 +42,7 @@ from tqdm.auto import tqdm
 
 # The STFT transformer's input handling (paths, channels, PCM, resampling) is
 # reused so that both systems read exactly the same audio.
-from .features import STFTTransformer, _as_clip_sources, stft_geometry
+from .features import _as_clip_sources, _load, stft_geometry
 from .metrics import equal_error_rate
 
 __all__ = [
@@ -226,11 +227,16 @@ class MFCCTransformer(TransformerMixin, BaseEstimator):
             self.sample_rate, window_ms=self.window_ms, hop_ms=self.hop_ms
         )
         sources = self._sources(X)
-        reader = STFTTransformer(
-            sample_rate=self.sample_rate, channel=self.channel, resample=self.resample
+        # The same audio reading as STFTTransformer, so both systems see the
+        # same samples.
+        load = partial(
+            _load,
+            sample_rate=self.sample_rate,
+            channel=self.channel,
+            resample=self.resample,
         )
         jobs = (
-            delayed(self._mfcc)(reader._load(source, i), i, n_fft, hop_length)
+            delayed(self._mfcc)(load(source, i), i, n_fft, hop_length)
             for i, source in enumerate(sources)
         )
         parallel = Parallel(n_jobs=self.n_jobs, prefer="threads", return_as="generator")

@@ -676,6 +676,18 @@ class _AllConvEstimator(NeuralNet):
         the network reads them without waiting for the device. With
         ``precision="bfloat16"`` the forward pass runs under
         :func:`torch.autocast`; the logits are returned in float32.
+
+        Parameters
+        ----------
+        x : dict or Tensor
+            A batch from the collate function: ``{"X": padded, "lengths": ...}``.
+        **fit_params : dict
+            Passed on to the module's ``forward``.
+
+        Returns
+        -------
+        Tensor of shape (batch, n_outputs)
+            The logits, in float32.
         """
         if not (isinstance(x, Mapping) and torch.is_tensor(x.get("X"))):
             with self._autocast():
