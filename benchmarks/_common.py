@@ -96,6 +96,7 @@ def environment() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "thp_mem_alloc_enable": os.environ.get("THP_MEM_ALLOC_ENABLE"),
         "load_average_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
 

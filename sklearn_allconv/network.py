@@ -305,6 +305,10 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
         return out
 
 
+# Rows per block of the masked variance: temporaries of a few megabytes.
+_BLOCK_ROWS = 8192
+
+
 class _MaskedBatchNorm(torch.autograd.Function):
     """Training-mode batch norm of (frames, channels) rows over the valid rows.
 
@@ -329,7 +333,13 @@ class _MaskedBatchNorm(torch.autograd.Function):
         mean = (valid @ rows) / count
         normalized = rows - mean
         normalized *= valid[:, None]
-        var = torch.linalg.vector_norm(normalized, dim=0).square_() / count
+        # Sums of squares block by block: a whole-size temporary costs more in
+        # fresh memory pages than the arithmetic (and vector_norm over dim 0 is
+        # slow on CPUs).
+        squares = sum(
+            (block * block).sum(dim=0) for block in normalized.split(_BLOCK_ROWS)
+        )
+        var = squares / count
         invstd = torch.rsqrt(var + eps)
         normalized *= invstd
         ctx.save_for_backward(normalized, valid, weight, invstd)
