@@ -7,6 +7,7 @@ import csv
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile
@@ -141,12 +142,15 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from .persistence import load_model
-
-    model = load_model(args.model, device=args.device)
+    model = _load_for_inference(args)
     files = _input_files(args.inputs)
+    # Features and network once; the labels follow from the probabilities as
+    # in the estimators' predict.
     proba = model.predict_proba(files)
-    predicted = model.predict(files)
+    if hasattr(model[-1], "threshold"):
+        predicted = (proba > model[-1].threshold).astype(np.int64)
+    else:
+        predicted = model.classes_[proba.argmax(axis=1)]
     classes = [str(c) for c in model.classes_]
     output = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
@@ -162,16 +166,31 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_for_inference(args: argparse.Namespace) -> Any:
+    """The saved pipeline, on ``--device``, its STFT progress bar on with ``-v``."""
+    from sklearn.pipeline import Pipeline
+
+    from .persistence import load_model
+
+    model = load_model(args.model, device=args.device)
+    if not isinstance(model, Pipeline):
+        raise ValueError(
+            f"{args.model} holds a {type(model).__name__}, not a pipeline that reads "
+            "audio files; save models for the command line with 'fit'."
+        )
+    model[0].set_params(verbose=int(args.verbose))
+    return model
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from sklearn.preprocessing import MultiLabelBinarizer
 
     from .metrics import class_wise_accuracy, equal_error_rate, per_class_table
-    from .persistence import load_model
 
-    model = load_model(args.model, device=args.device)
+    model = _load_for_inference(args)
     paths, labels = read_labelled_files(args.data)
     classes = [str(c) for c in model.classes_]
-    if hasattr(model, "threshold") or hasattr(model[-1], "threshold"):
+    if hasattr(model[-1], "threshold"):
         Y = MultiLabelBinarizer(classes=classes).fit_transform(labels)
         eer = equal_error_rate(Y, model.predict_proba(paths), average=None)
         print(per_class_table({"EER": eer}, classes, class_header="Tag"))

@@ -1,11 +1,13 @@
 """The command line: fit, predict and evaluate on folders of audio files."""
 
 import csv
+import os
 
 import numpy as np
 import pytest
 import soundfile
 
+from sklearn_allconv import load_model
 from sklearn_allconv.__main__ import main
 
 RATE = 8000
@@ -35,14 +37,17 @@ def test_fit_predict_evaluate_on_a_class_per_folder_tree(
     assert main(["fit", str(class_folders), str(model), *TRAINING]) == 0
     assert model.is_file()
     out = tmp_path / "predictions.csv"
-    assert main(["predict", str(model), str(class_folders), "-o", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(model), str(class_folders), "-o", str(out), "-v"]) == 0
+    assert "STFT" in capsys.readouterr().err  # -v: the feature progress bar
     rows = list(csv.DictReader(open(out)))
     assert len(rows) == 12
     assert set(rows[0]) == {"path", "prediction", "high", "low"}
-    assert {row["prediction"] for row in rows} <= {"high", "low"}
     for row in rows:
         assert float(row["high"]) + float(row["low"]) == pytest.approx(1, abs=1e-5)
-    capsys.readouterr()
+    # The labels are those of the saved pipeline's own predict.
+    expected = load_model(model).predict([row["path"] for row in rows])
+    assert [row["prediction"] for row in rows] == list(expected)
     assert main(["evaluate", str(model), str(class_folders)]) == 0
     table = capsys.readouterr().out
     assert "high" in table and "low" in table and "Average" in table
@@ -62,6 +67,13 @@ def test_fit_on_a_csv_of_tags_trains_a_tagger(tmp_path, capsys):
     assert "tagger" in capsys.readouterr().out
     assert main(["evaluate", str(model), str(listing)]) == 0
     assert "EER" in capsys.readouterr().out
+    assert main(["predict", str(model), str(tmp_path / "audio")]) == 0
+    rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert set(rows[0]) == {"path", "prediction", "music", "speech"}
+    expected = load_model(model).predict([row["path"] for row in rows])
+    for row, tags in zip(rows, expected, strict=True):
+        named = {tag for tag, on in zip(["music", "speech"], tags, strict=True) if on}
+        assert set(filter(None, row["prediction"].split(";"))) == named
 
 
 def test_wrong_paths_and_mixed_sample_rates_give_clear_errors(class_folders, tmp_path):
@@ -78,3 +90,16 @@ def test_help_explains_every_command(capsys):
     text = capsys.readouterr().out
     for command in ("demo", "reproduce", "fit", "predict", "evaluate"):
         assert command in text
+
+
+@pytest.mark.parametrize(("before", "after"), [(None, "1"), ("0", "0")])
+def test_asks_torch_for_huge_pages_unless_the_user_decided(
+    before, after, monkeypatch, capsys
+):
+    if before is None:
+        monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
+    else:
+        monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", before)
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert os.environ["THP_MEM_ALLOC_ENABLE"] == after
