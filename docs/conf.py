@@ -24,6 +24,7 @@ version = release
 
 extensions = [
     "myst_parser",
+    "matplotlib.sphinxext.plot_directive",
     "numpydoc",
     "sphinx.ext.autodoc",
     "sphinx.ext.autosummary",
@@ -54,6 +55,11 @@ sphinx_gallery_conf = {
     # Each example must run within a minute on two CPU cores.
     "min_reported_time": 5,
 }
+
+# Figures drawn by the docs' own `plot` directives: PNG only, no source links.
+plot_formats = [("png", 100)]
+plot_html_show_formats = False
+plot_html_show_source_link = False
 
 html_theme = "pydata_sphinx_theme"
 html_title = "sklearn-allconv"

@@ -331,18 +331,25 @@ def _checkpoint_file(location: str | os.PathLike) -> str:
     return path
 
 
+# Frames read per clip by the training-data fingerprint: one in 16.
+_FINGERPRINT_STRIDE = 16
+
+
 def _fingerprint(X: Any, y: Any) -> str:
     """A digest of the training data, to refuse resuming on other data.
 
-    It covers every clip's shape and sum and the encoded targets, in order:
-    cheap next to one epoch, and it changes with any realistic mix-up.
+    It covers every clip's shape, the sum of every ``_FINGERPRINT_STRIDE``-th
+    frame and the encoded targets, in order: a few milliseconds for the 1170
+    clips of DCASE 2016 Task 1 (the whole data would take a fair part of a
+    second), and it changes with any realistic mix-up.
     """
     digest = hashlib.sha256()
     if X is not None:
         for clip in X:
             clip = np.asarray(clip)
             digest.update(np.asarray(clip.shape, dtype=np.int64).tobytes())
-            digest.update(np.float64(clip.sum(dtype=np.float64)).tobytes())
+            sample = clip[::_FINGERPRINT_STRIDE] if clip.ndim else clip
+            digest.update(np.float64(sample.sum(dtype=np.float64)).tobytes())
     if y is not None:
         digest.update(np.ascontiguousarray(y).tobytes())
     return digest.hexdigest()
