@@ -6,8 +6,9 @@ Multi-label tagging of 4 s clips, as DCASE 2016 Task 4: one sigmoid output per
 tag, trained with binary cross entropy on whole clips, evaluated with the
 official equal error rate per tag.
 
-To run in well under a minute, the example trains a smaller network (32 filters
-instead of the paper's 256) for at most 10 epochs.
+To run in seconds, the example trains a smaller network (128 filters instead
+of the paper's 256) for a fixed 30 epochs in batches of 16, without the internal
+validation split of the paper's early stopping (too little data for it here).
 """
 
 import matplotlib.pyplot as plt
@@ -27,7 +28,11 @@ pipe = Pipeline(
         (
             "clf",
             AudioTagger(
-                max_epochs=10, batch_size=16, module__n_filters=32, random_state=0
+                max_epochs=30,
+                batch_size=16,
+                module__n_filters=128,
+                train_split=None,
+                random_state=0,
             ),
         ),
     ]
@@ -39,7 +44,6 @@ scores = cross_val_predict(
     groups=segments,
     cv=GroupKFold(4),
     method="predict_proba",
-    params={"clf__groups": segments},
 )
 
 # %%
