@@ -535,9 +535,19 @@ def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
         help="filters per network layer (default: the paper's 256)",
     )
     parser.add_argument(
-        "--n-jobs", type=int, help="folds evaluated in parallel (default: 1)"
+        "--n-jobs",
+        "--jobs",
+        type=int,
+        help="folds evaluated in parallel (default: 1)",
     )
-    parser.add_argument("--random-state", type=int, default=0, help="seed")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        help="torch device of the network: auto, cpu, cuda (default: auto)",
+    )
+    parser.add_argument(
+        "--random-state", "--seed", type=int, default=0, help="seed (default: 0)"
+    )
     parser.add_argument(
         "--no-figure", action="store_true", help="do not write the figure"
     )
@@ -560,7 +570,7 @@ def run_reproduce(args: argparse.Namespace) -> int:
     status : int
         0.
     """
-    network_params = {}
+    network_params = {"device": args.device}
     if args.n_filters is not None:
         network_params["module__n_filters"] = args.n_filters
     reproduce_table(

@@ -193,10 +193,19 @@ def test_command_line_runs_the_demo_data(monkeypatch, tmp_path, capsys):
         datasets, "make_acoustic_scenes", make_acoustic_scenes, raising=False
     )
 
+    fits = []
+    original_fit = SceneClassifier.fit
+
+    def recording_fit(self, *args, **kwargs):
+        fits.append((self.device, self.random_state))
+        return original_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(SceneClassifier, "fit", recording_fit)
     status = main(
-        "--task scenes --max-epochs 1 --n-filters 4 --no-figure --output".split()
-        + [str(tmp_path)]
+        "--task scenes --max-epochs 1 --n-filters 4 --device cpu --seed 3 "
+        "--no-figure --output".split() + [str(tmp_path)]
     )
+    assert fits and set(fits) == {("cpu", 3)}  # --device and --seed reach the network
 
     printed = capsys.readouterr().out
     assert status == 0
