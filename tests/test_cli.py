@@ -103,3 +103,19 @@ def test_asks_torch_for_huge_pages_unless_the_user_decided(
     with pytest.raises(SystemExit):
         main(["--help"])
     assert os.environ["THP_MEM_ALLOC_ENABLE"] == after
+
+
+def test_demo_cross_validates_both_tasks_on_the_built_in_data(capsys):
+    assert main(["demo", "--epochs", "1", "--device", "cpu", "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    scenes, tags = out.split("Domestic tags (synthetic)")
+    assert "Acoustic scenes (synthetic): 128 clips" in scenes
+    assert "552 bins per frame" in scenes
+    header = next(line for line in scenes.splitlines() if "Network" in line)
+    assert header.startswith("Acoustic scene ")
+    assert "Logistic regression (mean spectrum)" in header
+    assert "chance 0.125" in scenes
+    rows = [line.split() for line in tags.splitlines()]
+    eers = [float(row[-1]) for row in rows if row and row[0] == "Average"]
+    assert len(eers) == 1 and 0 <= eers[0] <= 1
+    assert "Done in" in out
