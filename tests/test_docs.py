@@ -1,5 +1,6 @@
 """The documentation builds warning-free, running every gallery example."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,14 @@ def test_docs_build_without_warnings_and_the_gallery_draws_its_figures(tmp_path)
     guide = (html / "user_guide" / "network.html").read_text()
     masks = list((html / "_images").glob("network-*.png"))
     assert masks and all(figure.name in guide for figure in masks)
+    # Navigation: every relative link and image of every page resolves.
+    broken = []
+    for page in html.rglob("*.html"):
+        if "_static" in page.parts:
+            continue  # the theme's template macros, not pages
+        for target in re.findall(r'(?:href|src)="([^"#?]+)', page.read_text()):
+            if not re.match(r"^[a-z]+:|^//", target) and not (
+                page.parent / target
+            ).exists():
+                broken.append(f"{page.relative_to(html)} -> {target}")
+    assert not broken, broken
