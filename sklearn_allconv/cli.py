@@ -144,13 +144,9 @@ def _fit(args: argparse.Namespace) -> int:
 def _predict(args: argparse.Namespace) -> int:
     model = _load_for_inference(args)
     files = _input_files(args.inputs)
-    # Features and network once; the labels follow from the probabilities as
-    # in the estimators' predict.
+    # Features and network once: the labels follow from the probabilities.
     proba = model.predict_proba(files)
-    if hasattr(model[-1], "threshold"):
-        predicted = (proba > model[-1].threshold).astype(np.int64)
-    else:
-        predicted = model.classes_[proba.argmax(axis=1)]
+    predicted = model[-1]._predict_from_proba(proba)
     classes = [str(c) for c in model.classes_]
     output = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
@@ -170,27 +166,44 @@ def _load_for_inference(args: argparse.Namespace) -> Any:
     """The saved pipeline, on ``--device``, its STFT progress bar on with ``-v``."""
     from sklearn.pipeline import Pipeline
 
+    from .features import STFTTransformer
     from .persistence import load_model
 
     model = load_model(args.model, device=args.device)
-    if not isinstance(model, Pipeline):
+    if not (
+        isinstance(model, Pipeline)
+        and isinstance(model[0], STFTTransformer)
+        and hasattr(model[-1], "_predict_from_proba")
+    ):
         raise ValueError(
-            f"{args.model} holds a {type(model).__name__}, not a pipeline that reads "
-            "audio files; save models for the command line with 'fit'."
+            f"{args.model} holds a {_describe_model(model)}, not an STFT + network "
+            "pipeline that reads audio files; save models for the command line "
+            "with 'fit'."
         )
     model[0].set_params(verbose=int(args.verbose))
     return model
 
 
+def _describe_model(model: Any) -> str:
+    """'Pipeline(A, B)' or the class name: what a model file holds."""
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(model, Pipeline):
+        steps = ", ".join(type(step).__name__ for _, step in model.steps)
+        return f"Pipeline({steps})"
+    return type(model).__name__
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from sklearn.preprocessing import MultiLabelBinarizer
 
+    from .estimators import AudioTagger
     from .metrics import class_wise_accuracy, equal_error_rate, per_class_table
 
     model = _load_for_inference(args)
     paths, labels = read_labelled_files(args.data)
     classes = [str(c) for c in model.classes_]
-    if hasattr(model[-1], "threshold"):
+    if isinstance(model[-1], AudioTagger):
         Y = MultiLabelBinarizer(classes=classes).fit_transform(labels)
         eer = equal_error_rate(Y, model.predict_proba(paths), average=None)
         print(per_class_table({"EER": eer}, classes, class_header="Tag"))

@@ -1001,7 +1001,11 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
             Predicted labels, from ``classes_``.
         """
         self.check_is_fitted()
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        return self._predict_from_proba(self.predict_proba(X))
+
+    def _predict_from_proba(self, proba: np.ndarray) -> np.ndarray:
+        """Labels from :meth:`predict_proba` output: the most probable class."""
+        return self.classes_[proba.argmax(axis=1)]
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """Accuracy of :meth:`predict` on ``X`` against ``y``.
@@ -1243,7 +1247,11 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
             0/1 indicator matrix: 1 where the probability exceeds ``threshold``.
         """
         self.check_is_fitted()
-        return (self.predict_proba(X) > self.threshold).astype(np.int64)
+        return self._predict_from_proba(self.predict_proba(X))
+
+    def _predict_from_proba(self, proba: np.ndarray) -> np.ndarray:
+        """Tag indicators from :meth:`predict_proba` output, at ``threshold``."""
+        return (proba > self.threshold).astype(np.int64)
 
     def score(self, X: Any, y: Any, sample_weight: Any = None) -> float:
         """One minus the mean equal error rate over tags (higher is better).

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from sklearn_allconv import load_model
+from sklearn_allconv import SceneClassifier, load_model, save_model
 from sklearn_allconv.__main__ import main
 
 RATE = 8000
@@ -82,6 +82,15 @@ def test_wrong_paths_and_mixed_sample_rates_give_clear_errors(class_folders, tmp
     _write_clip(class_folders / "low" / "odd.wav", 300, np.random.default_rng(2), 16000)
     with pytest.raises(ValueError, match="different sample rates: 8000 Hz.*16000 Hz"):
         main(["fit", str(class_folders), str(tmp_path / "m.safetensors")])
+
+
+def test_predict_refuses_a_model_that_does_not_read_audio(class_folders, tmp_path):
+    X = np.empty(6, dtype=object)
+    X[:] = [np.random.default_rng(i).standard_normal((20, 5)) for i in range(6)]
+    clf = SceneClassifier(max_epochs=1, module__n_filters=4, train_split=None)
+    save_model(clf.fit(X, ["a", "b"] * 3), tmp_path / "bare.safetensors")
+    with pytest.raises(ValueError, match=r"holds a SceneClassifier, not an STFT"):
+        main(["predict", str(tmp_path / "bare.safetensors"), str(class_folders)])
 
 
 def test_help_explains_every_command(capsys):
