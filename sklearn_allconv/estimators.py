@@ -537,6 +537,16 @@ class _AllConvEstimator(NeuralNet):
     # -- fitting -----------------------------------------------------------
 
     def _validate_estimator_params(self) -> None:
+        device = self.__dict__.get("device", "auto")
+        if device not in ("auto", None):
+            try:
+                torch.device(device)
+            except (RuntimeError, TypeError):
+                raise ValueError(
+                    f"device must be 'auto', None or a torch device such as 'cpu', "
+                    f"'cuda' or 'cuda:1', got {device!r}."
+                ) from None
+            _check_cuda_available(device)
         if self.short_clips not in ("error", "pad"):
             raise ValueError(
                 f"short_clips must be 'error' or 'pad', got {self.short_clips!r}."
@@ -734,6 +744,16 @@ def _clip_lengths(dataset: Any) -> np.ndarray:
         return np.full(len(clips), clips.shape[1], dtype=np.int64)
     # Any other dataset: read the lengths off its items, once per iterator.
     return np.array([len(dataset[i][0]) for i in range(len(dataset))], np.int64)
+
+
+def _check_cuda_available(device: Any) -> None:
+    """Raise a ValueError that says what to do when CUDA is asked for but absent."""
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this "
+            "machine (torch.cuda.is_available() is False: no GPU, no driver, or a "
+            "CPU-only build of PyTorch); use device='cpu' or 'auto'."
+        )
 
 
 def _cpu_has_native_bfloat16() -> bool:

@@ -28,7 +28,13 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
 from ._state_files import read_state_file, write_state_file
-from .estimators import AudioTagger, GroupValidSplit, SceneClassifier, _sigmoid
+from .estimators import (
+    AudioTagger,
+    GroupValidSplit,
+    SceneClassifier,
+    _check_cuda_available,
+    _sigmoid,
+)
 from .features import STFTTransformer, stft_geometry
 from .network import AllConvNet
 
@@ -281,11 +287,7 @@ def _check_device(device: Any) -> str:
         raise ValueError(
             f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>', got {device!r}."
         )
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this "
-            "machine; use device='cpu' or 'auto'."
-        )
+    _check_cuda_available(device)
     return device
 
 

@@ -398,3 +398,17 @@ def test_unknown_precision_raises(scenes):
     X, y, _ = scenes
     with pytest.raises(ValueError, match="precision must be 'float32' or 'bfloat16'"):
         _small(SceneClassifier, precision="float16").fit(X, y)
+
+
+def test_unknown_or_unavailable_devices_are_refused_clearly():
+    X, y, _ = _scenes(n_per_class=2)
+    with pytest.raises(ValueError, match="a torch device such as 'cpu'.*got 'gpu'"):
+        SceneClassifier(max_epochs=1, device="gpu").fit(X, y)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available.*device='cpu'"):
+            SceneClassifier(max_epochs=1, device="cuda").fit(X, y)
+    # "auto" and explicit CPU devices are accepted.
+    for device in ("auto", "cpu", torch.device("cpu")):
+        SceneClassifier(
+            max_epochs=1, module__n_filters=4, train_split=None, device=device
+        ).fit(X, y)
