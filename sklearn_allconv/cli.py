@@ -7,7 +7,7 @@ import csv
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import soundfile
@@ -74,6 +74,43 @@ def read_labelled_files(source: str | os.PathLike) -> tuple[list[str], list[list
     return paths, labels
 
 
+class _TrainingData(NamedTuple):
+    """Audio files with labels, and what a DCASE 2016 data set adds to them."""
+
+    paths: list[str]
+    labels: list[list[str]]
+    groups: np.ndarray | None  # recordings: kept on one side of validation splits
+    sample_rate: int | None
+    multi_label: bool
+
+
+def _read_data(source: str | os.PathLike, subset: str) -> _TrainingData:
+    """DATA of ``fit`` and ``evaluate``: a DCASE 2016 data set, a tree or a CSV."""
+    from .datasets import load_chime_home, load_tut_acoustic_scenes_2016
+    from .datasets._chime import _CHUNK_LISTS, _FOLDER
+    from .datasets._tut import _LABEL_FILES, _PREFIX
+
+    def holds(marker: str, folder: str) -> bool:
+        root = Path(source).expanduser()
+        return any((path / marker).is_file() for path in (root, root / folder))
+
+    if holds(_LABEL_FILES[subset], _PREFIX + subset):
+        data = load_tut_acoustic_scenes_2016(source, subset)
+        labels = [[str(label)] for label in data.target]
+        multi_label = False
+    elif holds(_CHUNK_LISTS[subset], _FOLDER):
+        data = load_chime_home(source, subset)
+        names = [str(name) for name in data.target_names]
+        labels = [[names[j] for j in np.flatnonzero(row)] for row in data.target]
+        multi_label = True
+    else:
+        paths, labels = read_labelled_files(source)
+        multi_label = any(len(row) != 1 for row in labels)
+        return _TrainingData(paths, labels, None, None, multi_label)
+    paths = [str(path) for path in data.data]
+    return _TrainingData(paths, labels, data.groups, data.sample_rate, multi_label)
+
+
 def _audio_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES)
 
@@ -111,9 +148,10 @@ def _fit(args: argparse.Namespace) -> int:
     from . import AudioTagger, SceneClassifier, STFTTransformer
     from .persistence import save_model
 
-    paths, labels = read_labelled_files(args.data)
-    rate = args.sample_rate or _common_sample_rate(paths)
-    multi_label = args.multi_label or any(len(row) != 1 for row in labels)
+    data = _read_data(args.data, args.subset)
+    paths, labels = data.paths, data.labels
+    rate = args.sample_rate or data.sample_rate or _common_sample_rate(paths)
+    multi_label = args.multi_label or data.multi_label
     estimator = AudioTagger if multi_label else SceneClassifier
     params = {
         "max_epochs": args.epochs,
@@ -134,7 +172,11 @@ def _fit(args: argparse.Namespace) -> int:
         estimator(**params),
     )
     y = labels if multi_label else [row[0] for row in labels]
-    pipe.fit(paths, y)
+    fit_params = {}
+    if data.groups is not None:
+        # The validation split for early stopping keeps recordings together.
+        fit_params[f"{pipe.steps[-1][0]}__groups"] = data.groups
+    pipe.fit(paths, y, **fit_params)
     save_model(pipe, args.model)
     kind = "tagger" if multi_label else "scene classifier"
     print(f"Trained a {kind} on {len(paths)} files at {rate} Hz; saved {args.model}.")
@@ -201,7 +243,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .metrics import class_wise_accuracy, equal_error_rate, per_class_table
 
     model = _load_for_inference(args)
-    paths, labels = read_labelled_files(args.data)
+    data = _read_data(args.data, args.subset)
+    paths, labels = data.paths, data.labels
     classes = [str(c) for c in model.classes_]
     if isinstance(model[-1], AudioTagger):
         Y = MultiLabelBinarizer(classes=classes).fit_transform(labels)
@@ -235,11 +278,14 @@ def add_file_commands(commands: argparse._SubParsersAction) -> None:
         description=(
             "Train the STFT + all-convolutional pipeline on audio files and save it "
             "in the safe model format. DATA is a folder with one sub-folder per "
-            "class (scene classification), or a CSV of path,label rows where "
-            "label may list several tags separated by ';' (tagging)."
+            "class (scene classification), a CSV of path,label rows where "
+            "label may list several tags separated by ';' (tagging), or the "
+            "folder of a DCASE 2016 data set: TUT Acoustic Scenes 2016 (scenes) "
+            "or CHiME-Home (tags), whose recordings are kept together in the "
+            "validation split."
         ),
     )
-    fit.add_argument("data", help="class-per-folder tree or CSV of path,label")
+    fit.add_argument("data", help=_DATA_HELP)
     fit.add_argument("model", help="file to write, e.g. model.safetensors")
     fit.add_argument("--multi-label", action="store_true", help="train a tagger")
     fit.add_argument("--epochs", type=int, default=100, help="maximal epochs (100)")
@@ -260,6 +306,7 @@ def add_file_commands(commands: argparse._SubParsersAction) -> None:
         "--jobs", type=int, default=None, help="parallel STFT jobs (-1: all cores)"
     )
     fit.add_argument("--seed", type=int, default=0, help="random seed (0)")
+    _add_subset(fit)
     _add_common(fit)
 
     predict = commands.add_parser(
@@ -282,12 +329,27 @@ def add_file_commands(commands: argparse._SubParsersAction) -> None:
         ),
     )
     evaluate.add_argument("model", help="a model saved by 'fit'")
-    evaluate.add_argument("data", help="class-per-folder tree or CSV of path,label")
+    evaluate.add_argument("data", help=_DATA_HELP)
+    _add_subset(evaluate)
     _add_common(evaluate)
 
     fit.set_defaults(handler=_fit)
     predict.set_defaults(handler=_predict)
     evaluate.set_defaults(handler=_evaluate)
+
+
+_DATA_HELP = (
+    "class-per-folder tree, CSV of path,label, or a DCASE 2016 data set folder"
+)
+
+
+def _add_subset(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--subset",
+        choices=("development", "evaluation"),
+        default="development",
+        help="which subset of a DCASE 2016 data set folder (development)",
+    )
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:

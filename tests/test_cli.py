@@ -6,9 +6,11 @@ import os
 import numpy as np
 import pytest
 import soundfile
+from _dcase_layouts import TUT_LABELS, write_chime_home, write_tut_development
 
 from sklearn_allconv import SceneClassifier, load_model, save_model
 from sklearn_allconv.__main__ import main
+from sklearn_allconv.datasets import DOMESTIC_TAG_LABELS
 
 RATE = 8000
 TRAINING = ["--epochs", "2", "--n-filters", "8", "--batch-size", "4"]
@@ -128,3 +130,23 @@ def test_demo_cross_validates_both_tasks_on_the_built_in_data(capsys):
     eers = [float(row[-1]) for row in rows if row and row[0] == "Average"]
     assert len(eers) == 1 and 0 <= eers[0] <= 1
     assert "Done in" in out
+
+
+def test_fit_and_evaluate_on_dcase_2016_dataset_folders(tmp_path, capsys):
+    scenes = write_tut_development(tmp_path / "tut")
+    model = tmp_path / "scenes.safetensors"
+    assert main(["fit", str(scenes), str(model), *TRAINING]) == 0
+    assert "scene classifier on 24 files at 44100 Hz" in capsys.readouterr().out
+    assert list(load_model(model).classes_) == sorted(TUT_LABELS)
+    # The folder that holds the data set folder works too, as in the loaders.
+    assert main(["evaluate", str(model), str(tmp_path / "tut")]) == 0
+    table = capsys.readouterr().out
+    assert all(label in table for label in TUT_LABELS)
+
+    tags = write_chime_home(tmp_path / "chime")
+    model = tmp_path / "tags.safetensors"
+    assert main(["fit", str(tags), str(model), *TRAINING]) == 0
+    assert "tagger on 10 files at 16000 Hz" in capsys.readouterr().out
+    assert list(load_model(model).classes_) == sorted(DOMESTIC_TAG_LABELS)
+    assert main(["evaluate", str(model), str(tags)]) == 0
+    assert "EER" in capsys.readouterr().out
