@@ -6,7 +6,12 @@ import os
 import numpy as np
 import pytest
 import soundfile
-from _dcase_layouts import TUT_LABELS, write_chime_home, write_tut_development
+from _dcase_layouts import (
+    TUT_LABELS,
+    write_chime_home,
+    write_tut_development,
+    write_tut_evaluation,
+)
 
 from sklearn_allconv import SceneClassifier, load_model, save_model
 from sklearn_allconv.__main__ import main
@@ -142,6 +147,10 @@ def test_fit_and_evaluate_on_dcase_2016_dataset_folders(tmp_path, capsys):
     assert main(["evaluate", str(model), str(tmp_path / "tut")]) == 0
     table = capsys.readouterr().out
     assert all(label in table for label in TUT_LABELS)
+    evaluation = write_tut_evaluation(tmp_path / "tut_eval")
+    command = ["evaluate", str(model), str(evaluation), "--subset", "evaluation"]
+    assert main(command) == 0
+    assert "Average" in capsys.readouterr().out
 
     tags = write_chime_home(tmp_path / "chime")
     model = tmp_path / "tags.safetensors"
