@@ -12,12 +12,15 @@ validation split of the paper's early stopping (too little data for it here).
 """
 
 import matplotlib.pyplot as plt
-from scipy.stats import norm
-from sklearn.metrics import DetCurveDisplay
 from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import Pipeline
 
-from sklearn_allconv import AudioTagger, STFTTransformer, equal_error_rate
+from sklearn_allconv import (
+    AudioTagger,
+    STFTTransformer,
+    TagDetCurveDisplay,
+    equal_error_rate,
+)
 from sklearn_allconv.datasets import DOMESTIC_TAG_LABELS, make_domestic_tags
 from sklearn_allconv.metrics import per_class_table
 
@@ -51,19 +54,8 @@ eer = equal_error_rate(Y, scores, average=None)
 print(per_class_table({"Network": eer}, list(DOMESTIC_TAG_LABELS)))
 
 # %%
-# One DET curve per tag; the equal error rate is where a curve crosses the
-# diagonal (false positive rate = false negative rate), marked with a dot.
-fig, ax = plt.subplots(figsize=(6, 6))
-for tag, name in enumerate(DOMESTIC_TAG_LABELS):
-    if Y[:, tag].min() == Y[:, tag].max():
-        continue  # a tag without positives (or negatives) has no DET curve
-    display = DetCurveDisplay.from_predictions(
-        Y[:, tag], scores[:, tag], name=f"{name} (EER {eer[tag]:.2f})", ax=ax
-    )
-    color = display.line_.get_color()
-    if 0 < eer[tag] < 1:
-        # DetCurveDisplay draws on normal-deviate axes; place the EER point there.
-        ax.plot(norm.ppf(eer[tag]), norm.ppf(eer[tag]), "o", color=color)
-ax.plot(ax.get_xlim(), ax.get_ylim(), ":", color="grey", linewidth=0.8)
-ax.legend(fontsize="small")
+# One DET curve per tag (scikit-learn's ``DetCurveDisplay`` on shared axes); the
+# equal error rate is where a curve crosses the diagonal (false positive rate =
+# false negative rate), marked with a dot. A tag without positives has no curve.
+TagDetCurveDisplay.from_predictions(Y, scores, tag_names=DOMESTIC_TAG_LABELS)
 plt.show()

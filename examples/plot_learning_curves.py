@@ -15,7 +15,7 @@ after 2 epochs without improvement, training stops after 8.
 
 import matplotlib.pyplot as plt
 
-from sklearn_allconv import SceneClassifier, STFTTransformer
+from sklearn_allconv import SceneClassifier, STFTTransformer, TrainingHistoryDisplay
 from sklearn_allconv.datasets import make_acoustic_scenes
 
 clips, y, locations = make_acoustic_scenes(sample_rate=16000, random_state=0)
@@ -33,22 +33,14 @@ clf = SceneClassifier(
 clf.fit(features, y, groups=locations)
 
 # %%
-history = clf.history_
-epochs = history[:, "epoch"]
-fig, (loss_ax, lr_ax) = plt.subplots(2, 1, figsize=(6, 5), sharex=True)
-loss_ax.plot(epochs, history[:, "train_loss"], label="training loss")
-loss_ax.plot(epochs, history[:, "valid_loss"], label="validation loss")
-best = [
-    epoch
-    for epoch, is_best in zip(epochs, history[:, "valid_loss_best"], strict=True)
-    if is_best
-][-1]
-loss_ax.axvline(best, color="grey", linestyle=":", label="best epoch (restored)")
-loss_ax.set_ylabel("cross entropy")
-loss_ax.legend()
-lr_ax.step(epochs, history[:, "event_lr"], where="post")
-lr_ax.set_yscale("log")
-lr_ax.set_ylabel("learning rate")
-lr_ax.set_xlabel("epoch")
-fig.tight_layout()
+# :class:`~sklearn_allconv.TrainingHistoryDisplay` draws ``history_``: the
+# training and validation loss, the best epoch (whose weights early stopping
+# restored) and, below, the learning rate, halved at each plateau.
+TrainingHistoryDisplay.from_estimator(clf)
 plt.show()
+
+# %%
+# The same numbers are in ``history_``, one dict per epoch, for anything else:
+history = clf.history_
+rates = sorted(set(history[:, "event_lr"]), reverse=True)
+print(f"{len(history)} epochs; learning rates: {rates}")

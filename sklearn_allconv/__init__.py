@@ -5,6 +5,7 @@ A scikit-learn compatible implementation of L. Hertel, H. Phan and A. Mertins,
 masked global pooling", DCASE 2016.
 """
 
+from .displays import TagDetCurveDisplay, TrainingHistoryDisplay
 from .estimators import AudioTagger, GroupValidSplit, SceneClassifier
 from .features import STFTTransformer
 from .metrics import eer_scorer, equal_error_rate
@@ -19,6 +20,8 @@ __all__ = [
     "GroupValidSplit",
     "STFTTransformer",
     "SceneClassifier",
+    "TagDetCurveDisplay",
+    "TrainingHistoryDisplay",
     "__version__",
     "eer_scorer",
     "equal_error_rate",

@@ -32,6 +32,7 @@ MODULES = [
     "sklearn_allconv",
     "sklearn_allconv.baseline",
     "sklearn_allconv.datasets",
+    "sklearn_allconv.displays",
     "sklearn_allconv.features",
     "sklearn_allconv.metrics",
     "sklearn_allconv.network",
