@@ -176,11 +176,14 @@ class _PadCollate:
             slack = np.maximum(lengths - crop, 0)
             starts = (torch.rand(len(clips)).numpy() * (slack + 1)).astype(np.int64)
             lengths = np.minimum(lengths, crop)
-        X = torch.empty(
-            (len(clips), int(lengths.max()), clips[0].shape[1]),
-            dtype=torch.float32,
-            pin_memory=self.pin_memory,
-        )
+        shape = (len(clips), int(lengths.max()), clips[0].shape[1])
+        if self.pin_memory:
+            X = torch.empty(shape, dtype=torch.float32, pin_memory=True)
+        else:
+            # numpy backs large arrays with huge pages where the system allows
+            # it, which torch's allocator does not by default: the fresh batch
+            # then costs far fewer page faults.
+            X = torch.from_numpy(np.empty(shape, dtype=np.float32))
         # Each frame is written once: the clip, then zeros after it.
         for row, clip, start, length in zip(
             X.numpy(), clips, starts, lengths, strict=True
@@ -493,8 +496,12 @@ class _AllConvEstimator(NeuralNet):
         iterator = self.iterator_train if training else self.iterator_valid
         return iterator(dataset, **kwargs)
 
+    def _device_type(self) -> str:
+        """"cuda", "cpu", ...; device=None (no moves) counts as the CPU."""
+        return "cpu" if self.device is None else torch.device(self.device).type
+
     def _on_cuda(self) -> bool:
-        return torch.device(self.device).type == "cuda"
+        return self._device_type() == "cuda"
 
     def initialize_module(self) -> _AllConvEstimator:
         """Build the module for the number of bins and outputs seen in ``fit``."""
@@ -565,7 +572,7 @@ class _AllConvEstimator(NeuralNet):
                 "emulates bfloat16 matrix products there, which is much slower "
                 "than float32 (see docs/performance.md). Use precision='float32'.",
                 UserWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
     def _fit(
@@ -659,6 +666,20 @@ class _AllConvEstimator(NeuralNet):
         Batches are yielded as they are computed, except when they come sorted
         by length (``bucketing=True``): then the outputs of all batches are
         gathered and yielded at once, put back in the order of ``X``.
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, bins), ndarray, or Dataset
+            Spectrograms.
+        training : bool, default=False
+            Run the module in training mode, on training batches.
+        device : str, default="cpu"
+            Device the outputs are moved to.
+
+        Yields
+        ------
+        Tensor
+            Logits of a batch, or of all clips at once.
         """
         self.check_is_fitted()
         if not isinstance(X, Dataset):
@@ -673,10 +694,7 @@ class _AllConvEstimator(NeuralNet):
             yield from outputs
             return
         order = torch.from_numpy(np.concatenate(list(sampler)))
-        gathered = torch.cat(list(outputs))
-        restored = torch.empty_like(gathered)
-        restored[order.to(gathered.device)] = gathered
-        yield restored
+        yield _restore_order(list(outputs), order)
 
     def infer(self, x: Any, **fit_params: Any) -> torch.Tensor:
         """Run the module on one batch, with the estimator's precision.
@@ -699,7 +717,9 @@ class _AllConvEstimator(NeuralNet):
         Tensor of shape (batch, n_outputs)
             The logits, in float32.
         """
-        if not (isinstance(x, Mapping) and torch.is_tensor(x.get("X"))):
+        if self.device is None or not (
+            isinstance(x, Mapping) and torch.is_tensor(x.get("X"))
+        ):
             with self._autocast():
                 return super().infer(x, **fit_params).float()
         x = {**x, "X": x["X"].to(self.device, non_blocking=True)}
@@ -710,9 +730,7 @@ class _AllConvEstimator(NeuralNet):
     def _autocast(self) -> contextlib.AbstractContextManager:
         if self.precision == "float32":
             return contextlib.nullcontext()
-        return torch.autocast(
-            device_type=torch.device(self.device).type, dtype=torch.bfloat16
-        )
+        return torch.autocast(device_type=self._device_type(), dtype=torch.bfloat16)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class or tag probabilities of each clip, from the whole clip.
@@ -731,6 +749,20 @@ class _AllConvEstimator(NeuralNet):
 
     def _n_outputs(self) -> int:
         return len(self.classes_)
+
+
+def _restore_order(outputs: list[Any], order: torch.Tensor) -> Any:
+    """Concatenate batch outputs (tensors or tuples of them) computed in the
+    order ``order`` and put their rows back in the original order."""
+    if isinstance(outputs[0], tuple):
+        return tuple(
+            _restore_order([output[i] for output in outputs], order)
+            for i in range(len(outputs[0]))
+        )
+    gathered = torch.cat(outputs)
+    restored = torch.empty_like(gathered)
+    restored[order.to(gathered.device)] = gathered
+    return restored
 
 
 def _clip_lengths(dataset: Any) -> np.ndarray:

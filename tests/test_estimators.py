@@ -412,3 +412,12 @@ def test_unknown_or_unavailable_devices_are_refused_clearly():
         SceneClassifier(
             max_epochs=1, module__n_filters=4, train_split=None, device=device
         ).fit(X, y)
+
+
+def test_device_none_trains_and_predicts_where_the_module_is():
+    # skorch's device=None: nothing is moved; the module stays on the CPU here.
+    X, y, _ = _scenes(n_per_class=4)
+    params = {"max_epochs": 2, "module__n_filters": 4, "train_split": None}
+    clf = SceneClassifier(**params, device=None, random_state=0).fit(X, y)
+    reference = SceneClassifier(**params, device="cpu", random_state=0).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), reference.predict_proba(X))
