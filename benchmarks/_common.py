@@ -8,11 +8,11 @@ Timings on a shared machine swing by tens of percent, so every comparison is
 measured A/B interleaved in one run (the candidates take turns, in rotating
 order) and summarized by medians.
 
-Like the command line (``sklearn-allconv``), the scripts ask PyTorch for
-transparent huge pages on large CPU tensors (``THP_MEM_ALLOC_ENABLE=1``) unless
-the variable is already set: fresh 100 MB activations then fault in 512 times
-fewer pages. Run with ``THP_MEM_ALLOC_ENABLE=0`` to measure without it;
-``bench_training.py`` compares both in fresh processes.
+Importing ``sklearn_allconv`` asks PyTorch for transparent huge pages on large
+CPU tensors (``THP_MEM_ALLOC_ENABLE=1``) unless the variable is already set:
+fresh 100 MB activations then fault in 512 times fewer pages. Run a script with
+``THP_MEM_ALLOC_ENABLE=0`` to measure without it; ``bench_training.py`` also
+compares both in fresh processes.
 """
 
 from __future__ import annotations
@@ -30,9 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-# Read by PyTorch's CPU allocator when it first needs it: set before any tensor.
-os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

@@ -1,7 +1,6 @@
 """The command line: fit, predict and evaluate on folders of audio files."""
 
 import csv
-import os
 
 import numpy as np
 import pytest
@@ -106,19 +105,6 @@ def test_help_explains_every_command(capsys):
     text = capsys.readouterr().out
     for command in ("demo", "reproduce", "fit", "predict", "evaluate"):
         assert command in text
-
-
-@pytest.mark.parametrize(("before", "after"), [(None, "1"), ("0", "0")])
-def test_asks_torch_for_huge_pages_unless_the_user_decided(
-    before, after, monkeypatch, capsys
-):
-    if before is None:
-        monkeypatch.delenv("THP_MEM_ALLOC_ENABLE", raising=False)
-    else:
-        monkeypatch.setenv("THP_MEM_ALLOC_ENABLE", before)
-    with pytest.raises(SystemExit):
-        main(["--help"])
-    assert os.environ["THP_MEM_ALLOC_ENABLE"] == after
 
 
 def test_demo_cross_validates_both_tasks_on_the_built_in_data(capsys):
