@@ -88,11 +88,16 @@ def _read_data(source: str | os.PathLike, subset: str) -> _TrainingData:
     """DATA of ``fit`` and ``evaluate``: a DCASE 2016 data set, a tree or a CSV."""
     from .datasets import load_chime_home, load_tut_acoustic_scenes_2016
     from .datasets._chime import _CHUNK_LISTS, _FOLDER
+    from .datasets._files import resolve_root
     from .datasets._tut import _LABEL_FILES, _PREFIX
 
     def holds(marker: str, folder: str) -> bool:
-        root = Path(source).expanduser()
-        return any((path / marker).is_file() for path in (root, root / folder))
+        # The loaders' own test: ``source`` or ``source/<folder>`` has ``marker``.
+        try:
+            resolve_root(source, folder=folder, marker=marker)
+        except FileNotFoundError:
+            return False
+        return True
 
     if holds(_LABEL_FILES[subset], _PREFIX + subset):
         data = load_tut_acoustic_scenes_2016(source, subset)
