@@ -15,14 +15,13 @@ import os as _os
 # docs/performance.md). A value the user set, e.g. 0, is kept.
 _os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
 
+from ._version import __version__  # noqa: E402
 from .displays import TagDetCurveDisplay, TrainingHistoryDisplay  # noqa: E402
 from .estimators import AudioTagger, GroupValidSplit, SceneClassifier  # noqa: E402
 from .features import STFTTransformer  # noqa: E402
 from .metrics import eer_scorer, equal_error_rate  # noqa: E402
 from .network import AllConvNet  # noqa: E402
 from .persistence import load_model, save_model  # noqa: E402
-
-__version__ = "0.1.0.dev0"
 
 __all__ = [
     "AllConvNet",

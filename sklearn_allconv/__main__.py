@@ -30,8 +30,9 @@ def _demo(args: argparse.Namespace) -> int:
     from sklearn.pipeline import Pipeline, make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from . import AudioTagger, SceneClassifier, STFTTransformer
     from .datasets import DOMESTIC_TAG_LABELS, make_acoustic_scenes, make_domestic_tags
+    from .estimators import AudioTagger, SceneClassifier
+    from .features import STFTTransformer
     from .metrics import class_wise_accuracy, equal_error_rate, per_class_table
 
     start = time.perf_counter()

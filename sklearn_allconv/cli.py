@@ -150,7 +150,8 @@ def _common_sample_rate(paths: list[str]) -> int:
 def _fit(args: argparse.Namespace) -> int:
     from sklearn.pipeline import make_pipeline
 
-    from . import AudioTagger, SceneClassifier, STFTTransformer
+    from .estimators import AudioTagger, SceneClassifier
+    from .features import STFTTransformer
     from .persistence import save_model
 
     data = _read_data(args.data, args.subset)

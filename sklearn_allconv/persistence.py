@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
 from ._state_files import read_state_file, write_state_file
+from ._version import __version__
 from .estimators import (
     AudioTagger,
     GroupValidSplit,
@@ -185,9 +186,6 @@ class _InvalidModel(Exception):
 
 
 def _describe_model(model: Any) -> dict[str, Any]:
-    # Imported here: the package's __init__ imports this module first.
-    from . import __version__
-
     if isinstance(model, Pipeline):
         params = model.get_params(deep=False)
         if params.get("memory") is not None or params.get("transform_input"):
