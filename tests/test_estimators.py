@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from scipy import stats
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
 from skorch.callbacks import Callback
@@ -194,6 +195,132 @@ def test_random_crops_stay_within_each_clip():
     assert min(crop_lengths) < 60 and max(crop_lengths) > 150
 
 
+def test_random_crop_lengths_are_uniform_up_to_the_longest_clip():
+    # Paper section 3.1: one crop length h per batch, "randomly chosen within
+    # its valid range", i.e. uniform from the network's minimum to the longest
+    # clip of the batch, both included.
+    torch.manual_seed(0)
+    clips = [np.zeros((n, 2), dtype=np.float32) for n in (20, 45, 60)]
+    collate = _PadCollate(random_crop=True, min_frames=15)
+    draws = 9200  # 200 per possible length, 15..60
+    batch = [(clip, 0) for clip in clips]
+    lengths = np.array(
+        [int(collate(batch)[0]["lengths"].max()) for _ in range(draws)]
+    )
+    counts = np.bincount(lengths, minlength=61)
+    assert counts[:15].sum() == 0 and len(counts) == 61
+    # Every valid length, the full length of the longest clip included, is drawn
+    # about equally often (chi-square goodness of fit against uniform).
+    result = stats.chisquare(counts[15:])
+    assert result.pvalue > 1e-3, counts[15:]
+    assert counts[60] > 100
+
+
+def test_random_crop_offsets_are_uniform_over_each_clips_slack():
+    # For a crop of h frames, a clip of n > h frames starts at an offset drawn
+    # uniformly from 0..n-h; a clip of at most h frames is kept whole.
+    torch.manual_seed(1)
+    clips = [
+        (np.arange(n, dtype=np.float32) + 1)[:, None].repeat(2, axis=1)
+        for n in (15, 30, 50)
+    ]
+    collate = _PadCollate(random_crop=True, min_frames=15)
+    relative_offsets, whole_kept = [], 0
+    at_zero = at_end = 0
+    for _ in range(3000):
+        batch, _ = collate([(c, 0) for c in clips])
+        crop = int(batch["lengths"].max())
+        for row, length, clip in zip(
+            batch["X"].numpy(), batch["lengths"].numpy(), clips, strict=True
+        ):
+            n = len(clip)
+            if n <= crop:
+                assert length == n and row[0, 0] == 1  # whole, from frame 0
+                whole_kept += 1
+                continue
+            assert length == crop
+            start, slack = int(row[0, 0]) - 1, n - crop
+            assert 0 <= start <= slack
+            at_zero += start == 0
+            at_end += start == slack
+            # Spread each integer offset over its cell: uniform on [0, 1).
+            relative_offsets.append((start + np.random.default_rng(start).random())
+                                    / (slack + 1))
+    assert whole_kept > 0 and at_zero > 0 and at_end > 0
+    result = stats.kstest(relative_offsets, "uniform")
+    assert result.pvalue > 1e-3, result
+    assert np.mean(relative_offsets) == pytest.approx(0.5, abs=0.02)
+
+
+class _RecordEpochs(Callback):
+    """Record the learning rate and a copy of the weights after every epoch."""
+
+    def initialize(self):
+        self.weights_ = []
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        net.history.record("lr", net.optimizer_.param_groups[0]["lr"])
+        self.weights_.append(
+            {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+        )
+
+
+def _plateau_reference(valid_losses, lr, *, factor, patience, threshold=1e-4):
+    """Learning rate after each epoch under ReduceLROnPlateau's documented rule."""
+    best, bad, lrs = np.inf, 0, []
+    for loss in valid_losses:
+        if loss < best * (1 - threshold):
+            best, bad = loss, 0
+        else:
+            bad += 1
+        if bad > patience:
+            lr, bad = lr * factor, 0
+        lrs.append(lr)
+    return lrs
+
+
+def test_learning_rate_is_halved_after_each_plateau_of_the_validation_loss(scenes):
+    X, y, groups = scenes
+    clf = _small(
+        SceneClassifier,
+        max_epochs=20,
+        lr=0.05,
+        callbacks=[("record", _RecordEpochs())],
+        callbacks__early_stopping=None,
+    ).fit(X, y, groups=groups)
+    lrs = clf.history_[:, "lr"]
+    # The defaults of the paper's recipe: halve after 3 epochs without improvement.
+    expected = _plateau_reference(
+        clf.history_[:, "valid_loss"], 0.05, factor=0.5, patience=3
+    )
+    assert lrs == pytest.approx(expected, rel=1e-12)
+    assert min(lrs) < 0.05  # the run did hit a plateau
+
+
+def test_early_stopping_restores_the_weights_of_the_best_validation_epoch(scenes):
+    X, y, groups = scenes
+    recorder = _RecordEpochs()
+    clf = _small(
+        SceneClassifier,
+        max_epochs=40,
+        lr=0.05,
+        callbacks=[("record", recorder)],
+        callbacks__early_stopping__patience=3,
+    ).fit(X, y, groups=groups)
+    losses = np.array(clf.history_[:, "valid_loss"])
+    assert len(losses) < 40  # stopped early, so the last epoch is not the best
+    best = int(np.flatnonzero(clf.history_[:, "valid_loss_best"])[-1])
+    assert best < len(losses) - 1 and losses[best] == losses.min()
+    final = clf.module_.state_dict()
+    for name, value in recorder.weights_[best].items():
+        torch.testing.assert_close(final[name], value, rtol=0, atol=0)
+    assert not all(
+        torch.equal(final[name], value)
+        for name, value in recorder.weights_[-1].items()
+    )
+
+
 def test_prediction_uses_whole_clips(scenes):
     X, _, _ = scenes
     batch, _ = _PadCollate()([(clip, 0) for clip in X[:5]])
@@ -239,6 +366,7 @@ def test_everything_is_reachable_through_set_params():
     assert clf.optimizer_.param_groups[0]["weight_decay"] == 0.0
 
 
+@pytest.mark.slow
 def test_pickle_round_trip_in_a_fresh_process_gives_identical_predictions(
     scenes, fitted_scene_classifier, tmp_path
 ):
