@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from sklearn_allconv import AudioTagger, SceneClassifier, load_model
@@ -51,6 +52,7 @@ def test_same_random_state_gives_identical_weights_and_predictions():
         np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
 
 
+@pytest.mark.slow
 def test_same_random_state_gives_identical_models_in_another_process(tmp_path):
     X, y, Y = _data()
     np.savez(tmp_path / "X.npz", *X)

@@ -16,6 +16,7 @@ from sphinx.cmd.build import build_main  # noqa: E402
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 
+@pytest.mark.slow
 def test_docs_build_without_warnings_and_the_gallery_draws_its_figures(tmp_path):
     # -W turns warnings into errors; the examples run (about a minute in all on
     # two cores), so that their code and figures cannot rot.

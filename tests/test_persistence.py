@@ -63,6 +63,7 @@ def _run_python(script: str, *args: str) -> None:
     )
 
 
+@pytest.mark.slow
 def test_pipeline_round_trip_in_a_fresh_process_gives_identical_predictions(
     pipeline, tmp_path
 ):
@@ -146,6 +147,7 @@ def test_model_trained_on_cuda_loads_on_the_cpu(pipeline, tmp_path):
             load_model(tmp_path / "cuda.safetensors", device="cuda")
 
 
+@pytest.mark.slow
 def test_pickle_of_a_model_trained_on_cuda_loads_on_a_cpu_only_machine(
     pipeline, tmp_path, monkeypatch
 ):
