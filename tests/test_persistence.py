@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import pickle
@@ -366,13 +367,16 @@ def test_any_edit_of_the_description_loads_or_fails_with_a_value_error(
     )
 
     def edit(model):
-        places = [place for place in _places(model) if place]
         for _ in range(data.draw(st.integers(1, 3))):
+            # Places are listed anew after each edit, which may have replaced
+            # a whole branch; each replacement is a fresh copy, so that no
+            # two places share one list or dict.
+            places = [place for place in _places(model) if place]
             *parents, last = data.draw(st.sampled_from(places))
             node = model
             for key in parents:
                 node = node[key]
-            node[last] = data.draw(replacements)
+            node[last] = copy.deepcopy(data.draw(replacements))
 
     _tamper(path, edit_tree=edit)
     try:
