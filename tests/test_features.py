@@ -42,6 +42,59 @@ def test_magnitudes_equal_librosa_stft(sample_rate):
         np.testing.assert_allclose(frames, reference, rtol=1e-4, atol=1e-5)
 
 
+# The paper's STFT written out by hand, independent of the library's geometry
+# helper: a 25 ms window and a 15 ms hop, rounded to whole samples (half to
+# even: 25 ms at 44.1 kHz is 1102.5 samples -> 1102, giving the paper's 552
+# bins; 15 ms is 661.5 -> 662), periodic Hann, no centring: a clip of N samples
+# has 1 + (N - window) // hop frames.
+PAPER_STFT = {44100: (1102, 662, 552), 16000: (400, 240, 201)}
+PAPER_FRAME_COUNTS = [
+    # (sample rate, samples, frames)
+    (44100, 1102, 1),  # exactly one window
+    (44100, 1763, 1),  # one sample short of the second frame
+    (44100, 1764, 2),
+    (44100, 44100, 65),  # 1 s
+    (44100, 441123, 665),
+    (44100, 1323000, 1997),  # 30 s, a TUT Acoustic Scenes 2016 clip
+    (16000, 400, 1),
+    (16000, 639, 1),
+    (16000, 640, 2),
+    (16000, 16000, 66),
+    (16000, 160123, 666),
+]
+
+
+@pytest.mark.parametrize(("sample_rate", "n_samples", "n_frames"), PAPER_FRAME_COUNTS)
+def test_frame_counts_follow_the_papers_window_and_hop(
+    sample_rate, n_samples, n_frames
+):
+    clip = np.random.default_rng(n_samples).standard_normal(n_samples)
+    transformer = STFTTransformer(sample_rate=sample_rate, standardize=False)
+    frames = transformer.fit_transform([clip.astype(np.float32)])[0]
+    assert frames.shape == (n_frames, PAPER_STFT[sample_rate][2])
+
+
+@pytest.mark.parametrize("sample_rate", [44100, 16000])
+def test_magnitudes_equal_a_hand_written_dft_with_the_papers_window_and_hop(
+    sample_rate,
+):
+    window, hop, n_bins = PAPER_STFT[sample_rate]
+    clip = np.random.default_rng(5).standard_normal(window + 3 * hop + 17)
+    hann = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(window) / window)  # periodic
+    k = np.arange(n_bins)[:, None] * np.arange(window)[None, :]
+    dft = np.exp(-2j * np.pi * k / window)
+    reference = np.array(
+        [
+            np.abs(dft @ (clip[start : start + window] * hann))
+            for start in range(0, len(clip) - window + 1, hop)
+        ]
+    )
+    assert reference.shape == (4, n_bins)
+    transformer = STFTTransformer(sample_rate=sample_rate, standardize=False)
+    frames = transformer.fit_transform([clip.astype(np.float32)])[0]
+    np.testing.assert_allclose(frames, reference, rtol=1e-4, atol=1e-4)
+
+
 def test_window_is_periodic_hann():
     # A periodic window of length N is the symmetric window of length N + 1,
     # truncated: a sinusoid at an exact bin frequency leaks into exactly 3 bins.
