@@ -225,6 +225,23 @@ TAMPERINGS = {
         r"weight 'output.weight' is torch.float32 of shape \(3, 8\), but the "
         r"network needs torch.float32 of shape \(4, 8\)",
     ),
+    # A permuted label order would silently mislabel every prediction.
+    "permuted classes": (
+        lambda path: _tamper(
+            path,
+            edit_tree=lambda m: _clf(m)["fitted"]["classes_"]["values"].reverse(),
+        ),
+        "classes_ must be a sorted list of distinct labels",
+    ),
+    "duplicated classes": (
+        lambda path: _tamper(
+            path,
+            edit_tree=lambda m: _clf(m)["fitted"]["classes_"].__setitem__(
+                "values", ["beach", "beach", "park"]
+            ),
+        ),
+        "classes_ must be a sorted list of distinct labels",
+    ),
     "inflated network size": (
         lambda path: _tamper(path, edit_tree=_set_param("module__n_filters", 100_000)),
         "weight 'filter_bank.weight' is .* but the network needs",
