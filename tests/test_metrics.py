@@ -120,6 +120,78 @@ def test_eer_of_hand_worked_example_interpolates_on_the_roc_curve():
     assert eer == pytest.approx(2 / 7, abs=1e-12)
 
 
+def brute_force_eer(y_true, y_score):
+    """EER by an independent definition: where FPR and FNR cross.
+
+    Every distinct score is tried as a threshold ("positive" = score >= t),
+    from the highest down, which walks the ROC curve from (0, 0) to (1, 1)
+    through all its points; between neighbouring points the curve is a
+    straight line, and the EER is where that line meets FPR = FNR. No
+    scikit-learn, no tolerance.
+    """
+    y_true, y_score = np.asarray(y_true, bool), np.asarray(y_score, float)
+    points = [(0.0, 0.0)]
+    for threshold in np.unique(y_score)[::-1]:
+        predicted = y_score >= threshold
+        points.append((predicted[~y_true].mean(), predicted[y_true].mean()))
+    for (x1, y1), (x2, y2) in zip(points, points[1:]):  # noqa: B905
+        gap1, gap2 = x1 - (1 - y1), x2 - (1 - y2)  # FPR - FNR
+        if gap1 < 0 <= gap2:
+            fraction = -gap1 / (gap2 - gap1)
+            return x1 + fraction * (x2 - x1)
+    raise AssertionError("the ROC curve always crosses FPR = FNR")
+
+
+def fpr_fnr_bracket(y_true, y_score):
+    """Bounds that any crossing of FPR and FNR must lie between.
+
+    Over all thresholds, ``max min(FPR, FNR) <= EER <= min max(FPR, FNR)``.
+    """
+    y_true, y_score = np.asarray(y_true, bool), np.asarray(y_score, float)
+    lower, upper = 0.0, 1.0
+    for threshold in [*np.unique(y_score), np.inf]:
+        predicted = y_score >= threshold
+        fpr, fnr = predicted[~y_true].mean(), (~predicted[y_true]).mean()
+        lower, upper = max(lower, min(fpr, fnr)), min(upper, max(fpr, fnr))
+    return lower, upper
+
+
+@pytest.mark.parametrize("tied", [False, True], ids=["continuous", "tied"])
+def test_eer_is_where_false_positive_and_false_negative_rates_cross(tied):
+    rng = np.random.default_rng(20161 + tied)
+    for _ in range(300):
+        y_true, y_score = random_binary_problem(rng, tied=tied)
+        eer = equal_error_rate(y_true, y_score)
+        # The official code's 1e-6 tolerance moves the result by at most that.
+        assert eer == pytest.approx(brute_force_eer(y_true, y_score), abs=2e-6)
+        lower, upper = fpr_fnr_bracket(y_true, y_score)
+        assert lower - 2e-6 <= eer <= upper + 2e-6
+
+
+@pytest.mark.parametrize(
+    ("y_true", "y_score", "expected"),
+    [
+        # One negative above one of two positives: FPR = FNR = 1/2 at t = 0.6.
+        ([0, 1, 1, 0], [0.1, 0.9, 0.5, 0.6], 0.5),
+        # Points (0, 1/2), (1/3, 1/2), (1/3, 1): FNR falls from 1/2 to 0 while
+        # FPR stays 1/3, so they cross at 1/3.
+        ([0, 0, 0, 1, 1], [0.1, 0.2, 0.6, 0.5, 0.9], 1 / 3),
+        # Points (0, 1/4), (1/4, 1/4), (1/4, 1): crossing at FPR = 1/4.
+        ([1, 1, 1, 1, 0, 0, 0, 0], [9, 3, 2, 1, 8, 0, -1, -2], 0.25),
+        # All scores tied: the ROC curve is the diagonal; EER 1/2.
+        ([0, 1, 1], [0.3, 0.3, 0.3], 0.5),
+        # A positive and a negative tied at the top: FPR = FNR = 1/2 there.
+        ([1, 0, 1, 0], [0.9, 0.9, 0.5, 0.1], 0.5),
+        # Points (0, 1/2) and (2/3, 1), a tie of one positive and two
+        # negatives between them: on the line TPR = 1/2 + 3/4 FPR, FPR = 1 - TPR
+        # at FPR = 2/7.
+        ([1, 1, 0, 0, 0], [0.9, 0.5, 0.5, 0.5, 0.1], 2 / 7),
+    ],
+)
+def test_eer_of_hand_computed_cases(y_true, y_score, expected):
+    assert equal_error_rate(y_true, y_score) == pytest.approx(expected, abs=1e-12)
+
+
 def test_perfect_separation_gives_zero():
     y_true = np.array([0, 1, 1, 0, 1, 0, 0])
     assert equal_error_rate(y_true, y_true * 10.0 - 3) == 0.0
