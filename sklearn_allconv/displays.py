@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import DetCurveDisplay, det_curve
 from sklearn.pipeline import Pipeline
-from sklearn.utils._optional_dependencies import check_matplotlib_support
 from sklearn.utils.validation import check_is_fitted
 
+from ._optional import import_optional
 from .estimators import SceneClassifier
 from .metrics import equal_error_rate
 
@@ -163,8 +163,9 @@ class TrainingHistoryDisplay:
             This display, with ``loss_ax_``, ``lr_ax_``, ``figure_`` and
             ``lines_`` set.
         """
-        check_matplotlib_support(f"{type(self).__name__}.plot")
-        import matplotlib.pyplot as plt
+        plt = import_optional(
+            "matplotlib.pyplot", extra="plot", purpose=f"{type(self).__name__}.plot"
+        )
 
         if ax is None:
             if self.learning_rate is not None:
@@ -384,8 +385,9 @@ class TagDetCurveDisplay:
             This display, with ``ax_``, ``figure_``, ``curves_`` and
             ``eer_points_`` set.
         """
-        check_matplotlib_support(f"{type(self).__name__}.plot")
-        import matplotlib.pyplot as plt
+        plt = import_optional(
+            "matplotlib.pyplot", extra="plot", purpose=f"{type(self).__name__}.plot"
+        )
         from scipy.stats import norm
 
         if ax is None:

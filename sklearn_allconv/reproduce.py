@@ -31,6 +31,7 @@ from sklearn.model_selection import GroupKFold, check_cv
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.utils import Bunch
 
+from ._optional import import_optional
 from .baseline import make_dcase2016_task1_baseline, make_dcase2016_task4_baseline
 from .estimators import AudioTagger, SceneClassifier
 from .features import STFTTransformer
@@ -189,6 +190,11 @@ def reproduce_table(
     if task not in _TASKS:
         raise ValueError(f"task must be 'scenes' or 'tags', got {task!r}.")
     spec = _TASKS[task]
+    if output is not None and figure:
+        # Before hours of training, not after them.
+        import_optional(
+            "matplotlib.figure", extra="plot", purpose="The figure of reproduce_table"
+        )
     data = _load(task, root, random_state=random_state)
     splits = data.splits
     if root is None:
@@ -465,8 +471,11 @@ def _json_floats(values: Any) -> list[float | None]:
 
 def _plot(folder: Path, task: str, data: Bunch, result: Bunch) -> Path:
     """Confusion matrices (scenes) or DET curves (tags) of both systems."""
-    from matplotlib.figure import Figure
     from sklearn.metrics import ConfusionMatrixDisplay, DetCurveDisplay
+
+    Figure = import_optional(
+        "matplotlib.figure", extra="plot", purpose="The figure of reproduce_table"
+    ).Figure
 
     tested = result.folds >= 0
     names = [display_name(name) for name in result.class_names]

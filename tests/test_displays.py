@@ -1,5 +1,6 @@
 """TrainingHistoryDisplay and TagDetCurveDisplay draw what they are given."""
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 from scipy.stats import norm
@@ -10,8 +11,6 @@ from sklearn.preprocessing import FunctionTransformer
 
 from sklearn_allconv import AudioTagger, SceneClassifier, equal_error_rate
 from sklearn_allconv.displays import TagDetCurveDisplay, TrainingHistoryDisplay
-
-plt = pytest.importorskip("matplotlib.pyplot", reason="the displays need matplotlib")
 
 N_BINS = 6
 

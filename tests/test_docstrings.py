@@ -4,8 +4,7 @@ import importlib
 import inspect
 
 import pytest
-
-validate = pytest.importorskip("numpydoc.validate", reason="needs numpydoc").validate
+from numpydoc.validate import validate
 
 # Checks we do not enforce, with the reason for each.
 IGNORED = {
