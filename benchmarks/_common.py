@@ -8,11 +8,10 @@ Timings on a shared machine swing by tens of percent, so every comparison is
 measured A/B interleaved in one run (the candidates take turns, in rotating
 order) and summarized by medians.
 
-Importing ``sklearn_allconv`` asks PyTorch for transparent huge pages on large
-CPU tensors (``THP_MEM_ALLOC_ENABLE=1``) unless the variable is already set:
-fresh 100 MB activations then fault in 512 times fewer pages. Run a script with
-``THP_MEM_ALLOC_ENABLE=0`` to measure without it; ``bench_training.py`` also
-compares both in fresh processes.
+PyTorch's transparent huge pages for large CPU tensors are an opt-in
+(``THP_MEM_ALLOC_ENABLE=1`` exported before Python starts): run a script with it
+to measure with them; ``bench_hugepages.py`` and ``bench_training.py`` compare
+both in fresh processes.
 """
 
 from __future__ import annotations

@@ -3,25 +3,20 @@
 A scikit-learn compatible implementation of L. Hertel, H. Phan and A. Mertins,
 "Classifying variable-length audio files with all-convolutional networks and
 masked global pooling", DCASE 2016.
+
+Importing the package changes nothing in the process's environment. On Linux
+CPUs, training may run faster with PyTorch's transparent huge pages for large
+tensors: export ``THP_MEM_ALLOC_ENABLE=1`` before Python starts (see the
+performance page of the documentation for when it pays).
 """
 
-import os as _os
-
-# PyTorch's CPU allocator reads THP_MEM_ALLOC_ENABLE once, at its first large
-# allocation: ask it for transparent huge pages for tensors of 2 MB and more,
-# as numpy does for its own large arrays. A training step allocates ~100 MB
-# activations afresh, and their page faults cost more than the arithmetic:
-# with huge pages an epoch of the paper's network is ~1.4x faster on CPU (see
-# docs/performance.md). A value the user set, e.g. 0, is kept.
-_os.environ.setdefault("THP_MEM_ALLOC_ENABLE", "1")
-
-from ._version import __version__  # noqa: E402
-from .displays import TagDetCurveDisplay, TrainingHistoryDisplay  # noqa: E402
-from .estimators import AudioTagger, GroupValidSplit, SceneClassifier  # noqa: E402
-from .features import STFTTransformer  # noqa: E402
-from .metrics import eer_scorer, equal_error_rate  # noqa: E402
-from .network import AllConvNet  # noqa: E402
-from .persistence import load_model, save_model  # noqa: E402
+from ._version import __version__
+from .displays import TagDetCurveDisplay, TrainingHistoryDisplay
+from .estimators import AudioTagger, GroupValidSplit, SceneClassifier
+from .features import STFTTransformer
+from .metrics import eer_scorer, equal_error_rate
+from .network import AllConvNet
+from .persistence import load_model, save_model
 
 __all__ = [
     "AllConvNet",

@@ -111,8 +111,8 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
     >>> import tempfile, os
     >>> path = os.path.join(tempfile.mkdtemp(), "scenes.safetensors")
     >>> save_model(clf, path)
-    >>> (load_model(path).predict_proba(X) == clf.predict_proba(X)).all()
-    np.True_
+    >>> bool((load_model(path).predict_proba(X) == clf.predict_proba(X)).all())
+    True
     """
     write_state_file(path, _describe_model(model), kind=_KIND)
 

@@ -1,6 +1,7 @@
 """What importing the package does to the process."""
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -9,19 +10,20 @@ from pathlib import Path
 import pytest
 
 SCRIPT = """
-import ast
-import os
+import json, os
+# scikit-learn and joblib set OpenMP variables of their own when imported.
+import joblib, librosa, skorch, sklearn, torch
+before = dict(os.environ)
 import sklearn_allconv
-print(os.environ.get("THP_MEM_ALLOC_ENABLE"))
+print(json.dumps([before, dict(os.environ)]))
 """
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("before", "after"), [(None, "1"), ("0", "0"), ("1", "1")])
-def test_import_asks_torch_for_huge_pages_unless_the_user_decided(before, after):
+def test_import_leaves_the_process_environment_alone():
+    # Environment variables reach every subprocess the user starts; huge pages
+    # for PyTorch are a documented opt-in (docs/performance.md), not a default.
     env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
-    if before is not None:
-        env["THP_MEM_ALLOC_ENABLE"] = before
     completed = subprocess.run(
         [sys.executable, "-c", SCRIPT],
         env=env,
@@ -29,7 +31,9 @@ def test_import_asks_torch_for_huge_pages_unless_the_user_decided(before, after)
         capture_output=True,
         text=True,
     )
-    assert completed.stdout.split() == [after]
+    before, after = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert after == before
+    assert "THP_MEM_ALLOC_ENABLE" not in after
 
 
 def test_no_module_imports_the_package_root():
