@@ -40,6 +40,7 @@ from .batching import BucketBatchSampler
 from .checkpoints import TrainingCheckpoint
 from .metrics import equal_error_rate
 from .network import AllConvNet, minimum_frames
+from .progress import EpochTable
 
 __all__ = ["AudioTagger", "GroupValidSplit", "SceneClassifier"]
 
@@ -308,8 +309,13 @@ class _AllConvEstimator(NeuralNet):
 
     @property
     def _default_callbacks(self) -> list[tuple[str, Any]]:
+        # skorch's epoch table, without colour codes in redirected logs.
+        inherited = [
+            (name, EpochTable() if name == "print_log" else callback)
+            for name, callback in super()._default_callbacks
+        ]
         return [
-            *super()._default_callbacks,
+            *inherited,
             (
                 "lr_plateau",
                 _PlateauLRScheduler(

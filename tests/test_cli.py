@@ -1,6 +1,7 @@
 """The command line: fit, predict and evaluate on folders of audio files."""
 
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from _dcase_layouts import (
 )
 
 from sklearn_allconv import SceneClassifier, load_model, save_model
-from sklearn_allconv.__main__ import main
+from sklearn_allconv.cli import main
 from sklearn_allconv.datasets import DOMESTIC_TAG_LABELS
 
 RATE = 8000
@@ -82,21 +83,41 @@ def test_fit_on_a_csv_of_tags_trains_a_tagger(tmp_path, capsys):
         assert set(filter(None, row["prediction"].split(";"))) == named
 
 
-def test_wrong_paths_and_mixed_sample_rates_give_clear_errors(class_folders, tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        main(["fit", str(tmp_path / "nowhere"), str(tmp_path / "m.safetensors")])
+def _one_line_error(capsys):
+    """The error line of a command that failed with status 2."""
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+def test_wrong_paths_and_mixed_sample_rates_give_clear_errors(
+    class_folders, tmp_path, capsys
+):
+    status = main(["fit", str(tmp_path / "nowhere"), str(tmp_path / "m.safetensors")])
+    assert status == 2
+    assert "does not exist" in _one_line_error(capsys)
     _write_clip(class_folders / "low" / "odd.wav", 300, np.random.default_rng(2), 16000)
-    with pytest.raises(ValueError, match="different sample rates: 8000 Hz.*16000 Hz"):
-        main(["fit", str(class_folders), str(tmp_path / "m.safetensors")])
+    assert main(["fit", str(class_folders), str(tmp_path / "m.safetensors")]) == 2
+    assert re.search(
+        "different sample rates: 8000 Hz.*16000 Hz", _one_line_error(capsys)
+    )
 
 
-def test_predict_refuses_a_model_that_does_not_read_audio(class_folders, tmp_path):
+def test_predict_refuses_a_model_that_does_not_read_audio(
+    class_folders, tmp_path, capsys
+):
     X = np.empty(6, dtype=object)
     X[:] = [np.random.default_rng(i).standard_normal((20, 5)) for i in range(6)]
     clf = SceneClassifier(max_epochs=1, module__n_filters=4, train_split=None)
     save_model(clf.fit(X, ["a", "b"] * 3), tmp_path / "bare.safetensors")
+    command = ["predict", str(tmp_path / "bare.safetensors"), str(class_folders)]
+    assert main(command) == 2
+    assert "holds a SceneClassifier, not an STFT" in _one_line_error(capsys)
+    # --debug shows the error as Python raised it, traceback and all.
     with pytest.raises(ValueError, match=r"holds a SceneClassifier, not an STFT"):
-        main(["predict", str(tmp_path / "bare.safetensors"), str(class_folders)])
+        main([*command, "--debug"])
 
 
 def test_help_explains_every_command(capsys):
