@@ -18,6 +18,7 @@ import hashlib
 import os
 import secrets
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -159,7 +160,8 @@ class TrainingCheckpoint(Callback):
         self.target_epochs_ = None
         self.epochs_before_fit_ = len(net.history)
         # The folder is named now, so that a verbose fit can say where it is
-        # before the epoch table starts, and created at the first write.
+        # before the epoch table starts (on stderr: the table is the output),
+        # and created at the first write.
         parent = tempfile.gettempdir() if self.dirname is None else self.dirname
         stamp = time.strftime("%Y%m%d-%H%M%S")
         self.planned_dirname_ = os.path.join(
@@ -168,7 +170,8 @@ class TrainingCheckpoint(Callback):
         if self.verbose_:
             print(
                 f"Checkpoints of this fit go to {self.planned_dirname_} (the "
-                f"first after {self.min_interval_s:g} s of training)."
+                f"first after {self.min_interval_s:g} s of training).",
+                file=sys.stderr,
             )
         if self.resume_from is not None:
             # Kept as the snapshot, so that an interruption before the first

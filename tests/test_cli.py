@@ -132,7 +132,13 @@ def test_help_explains_every_command(capsys):
 
 def test_demo_cross_validates_both_tasks_on_the_built_in_data(capsys):
     assert main(["demo", "--epochs", "1", "--device", "cpu", "--jobs", "2"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    # Each epoch of each fold on standard error, as it ends.
+    assert [line.split(",")[:2] for line in err.splitlines()] == [
+        [task, f" fold {k}/4: epoch 1/1"]
+        for task in ("Scenes", "Tags")
+        for k in (1, 2, 3, 4)
+    ]
     scenes, tags = out.split("Domestic tags (synthetic)")
     assert "Acoustic scenes (synthetic): 128 clips" in scenes
     assert "552 bins per frame" in scenes
@@ -144,6 +150,9 @@ def test_demo_cross_validates_both_tasks_on_the_built_in_data(capsys):
     eers = [float(row[-1]) for row in rows if row and row[0] == "Average"]
     assert len(eers) == 1 and 0 <= eers[0] <= 1
     assert "Done in" in out
+    assert main(["demo", "--epochs", "1", "--device", "cpu", "-q"]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.err == "" and quiet.out.splitlines()[0] == out.splitlines()[0]
 
 
 def test_fit_and_evaluate_on_dcase_2016_dataset_folders(tmp_path, capsys):

@@ -26,3 +26,25 @@ def test_import_asks_torch_for_huge_pages_unless_the_user_decided(before, after)
         text=True,
     )
     assert completed.stdout.split() == [after]
+
+
+def test_import_loads_the_heavy_modules_at_first_use_of_a_public_name():
+    script = (
+        "import sys\n"
+        "import sklearn_allconv\n"
+        "print('torch' in sys.modules)\n"
+        "from sklearn_allconv import *\n"
+        "print('torch' in sys.modules, sorted(set(sklearn_allconv.__all__) - set(globals())))\n"
+        "print(set(sklearn_allconv.__all__) <= set(dir(sklearn_allconv)))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True
+    )
+    assert completed.stdout.splitlines() == ["False", "True []", "True"]
+
+
+def test_unknown_names_are_attribute_errors():
+    import sklearn_allconv
+
+    with pytest.raises(AttributeError, match="has no attribute 'SceneClassifer'"):
+        sklearn_allconv.SceneClassifer  # noqa: B018
