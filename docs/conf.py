@@ -67,6 +67,8 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
 }
+# The page's table of contents lists "fit()", not "SceneClassifier.fit()".
+toc_object_entries_show_parents = "hide"
 html_static_path = ["_static"]
 # Long class names and method entries wrap instead of running out of the page.
 html_css_files = ["wrap.css"]
