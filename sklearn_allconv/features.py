@@ -593,7 +593,7 @@ def _spectrogram(
             f"{_describe(source, index)} has {n_samples} samples "
             f"({1000.0 * n_samples / sample_rate:.1f} ms); one STFT frame "
             f"needs at least {n_fft} samples ({1000.0 * n_fft / sample_rate:.1f} "
-            f"ms at {sample_rate} Hz). Pad the clip or drop it."
+            f"ms at {sample_rate:g} Hz). Pad the clip or drop it."
         )
     frames = np.lib.stride_tricks.sliding_window_view(audio, n_fft)[::hop_length]
     window = _periodic_hann(n_fft)
@@ -672,7 +672,7 @@ def _read_file(
         if not resample:
             raise ValueError(
                 f"Audio file {name!r} has a sample rate of {rate} Hz but this "
-                f"transformer expects {sample_rate} Hz. Set "
+                f"transformer expects {sample_rate:g} Hz. Set "
                 f"sample_rate={rate}, or resample=True to convert it."
             )
         # soxr is what librosa.resample runs by default (res_type="soxr_hq"),

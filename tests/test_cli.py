@@ -83,6 +83,12 @@ def test_fit_on_a_csv_of_tags_trains_a_tagger(tmp_path, capsys):
     for row, tags in zip(rows, expected, strict=True):
         named = {tag for tag, on in zip(["music", "speech"], tags, strict=True) if on}
         assert set(filter(None, row["prediction"].split(";"))) == named
+    # --threshold: above 0 every tag is on, above 1 none.
+    for threshold, expected_tags in [("0", "music;speech"), ("1", "")]:
+        command = ["predict", str(model), str(tmp_path / "audio")]
+        assert main([*command, "--threshold", threshold]) == 0
+        rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+        assert {row["prediction"] for row in rows} == {expected_tags}
 
 
 def _one_line_error(capsys):

@@ -35,6 +35,7 @@ def test_documented_minimum_clip_length_is_the_derived_one():
         README,
         root / "docs" / "user_guide" / "network.md",
         root / "docs" / "user_guide" / "differences.md",
+        root / "docs" / "user_guide" / "command_line.md",
         root / "sklearn_allconv" / "network.py",
     ]
     for page in pages:
