@@ -14,8 +14,9 @@ from _dcase_layouts import (
     write_tut_development,
     write_tut_evaluation,
 )
+from sklearn.pipeline import make_pipeline
 
-from sklearn_allconv import SceneClassifier, load_model, save_model
+from sklearn_allconv import SceneClassifier, STFTTransformer, load_model, save_model
 from sklearn_allconv.cli import main
 from sklearn_allconv.datasets import DOMESTIC_TAG_LABELS
 
@@ -313,8 +314,8 @@ def test_channel_option_picks_the_channel_of_stereo_files(
     listing.write_text("".join(f"{path},{label}\n" for path, label in rows))
     model = tmp_path / "model.safetensors"
     command = ["fit", str(listing), str(model), *TRAINING, "--channel", channel, "-q"]
-    assert main([*command, "--validation-fraction", "0"]) == 0
-    assert "on 4 files at 8000 Hz" in capsys.readouterr().out
+    assert main([*command, "--validation-fraction", "0", "--sample-rate", "8e3"]) == 0
+    assert "on 4 files at 8000 Hz;" in capsys.readouterr().out
     stft = load_model(model)[0]
     # The spectrum the model sees of the stereo file: the left channel is at
     # 2000 Hz, the right at 1000 Hz (bins of 40 Hz at 8 kHz).
@@ -411,3 +412,20 @@ def test_help_does_not_import_the_heavy_libraries():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert completed.stdout.splitlines()[-1] == "[]"
+
+
+def test_rates_print_in_whole_hertz(class_folders, tmp_path, capsys):
+    # A model saved from Python with a float rate, and a file at another rate.
+    pipe = make_pipeline(
+        STFTTransformer(sample_rate=8000.0),
+        SceneClassifier(max_epochs=1, module__n_filters=4, train_split=None),
+    )
+    paths = sorted(class_folders.rglob("*.wav"))
+    pipe.fit([str(path) for path in paths], [path.parent.name for path in paths])
+    save_model(pipe, tmp_path / "model.safetensors")
+    _write_clip(tmp_path / "16k.wav", 300, np.random.default_rng(3), 16000)
+    model, clip = tmp_path / "model.safetensors", tmp_path / "16k.wav"
+    assert main(["predict", str(model), str(clip)]) == 2
+    line = _one_line_error_of(capsys.readouterr())
+    assert "not at 8000 Hz" in line and "16k.wav (16000 Hz)" in line
+    assert ".0 Hz" not in line
