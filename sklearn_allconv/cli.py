@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def read_labelled_files(source: str | os.PathLike) -> tuple[list[str], list[list[str]]]:
-    """Files and their labels from a class-per-folder tree or a CSV file.
+    """List the files and their labels of a class-per-folder tree or a CSV file.
 
     Parameters
     ----------

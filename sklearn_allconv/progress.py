@@ -29,20 +29,27 @@ def _colour_allowed() -> bool:
 
 
 class EpochTable(PrintLog):
-    """skorch's epoch table, with coloured best values on a terminal only.
+    """The epoch table of skorch, with coloured best values on a terminal only.
 
     The table of :class:`skorch.callbacks.PrintLog`, which marks the best
     losses with ANSI colour codes; these codes are left out when standard
     output is not a terminal (a file, a pipe) or when the ``NO_COLOR``
     environment variable is set. The estimators use it as their
-    ``print_log`` callback.
+    ``print_log`` callback. The parameters are those of ``PrintLog``.
 
     Parameters
     ----------
-    **kwargs
-        The parameters of :class:`skorch.callbacks.PrintLog`
-        (``keys_ignored``, ``sink``, ``tablefmt``, ``floatfmt``,
-        ``stralign``).
+    keys_ignored : str or list of str, default=None
+        History keys not to show.
+    sink : callable, default=print
+        Where the lines go; ``print`` writes them only when the net is
+        verbose.
+    tablefmt : str, default="simple"
+        Table format of ``tabulate``.
+    floatfmt : str, default=".4f"
+        Number format.
+    stralign : str, default="right"
+        Alignment of the columns.
 
     See Also
     --------
@@ -86,7 +93,7 @@ class EpochProgress(Callback):
 
     See Also
     --------
-    EpochTable : skorch's epoch table (``verbose=1``).
+    EpochTable : The epoch table of skorch (``verbose=1``).
 
     Examples
     --------
