@@ -67,20 +67,44 @@ html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
 }
-html_static_path = []
+# The page's table of contents lists "fit()", not "SceneClassifier.fit()".
+toc_object_entries_show_parents = "hide"
+html_static_path = ["_static"]
+# Long class names and method entries wrap instead of running out of the page.
+html_css_files = ["wrap.css"]
 
 
 # scikit-learn's mixins add these to every estimator; scikit-learn documents them.
 _SKLEARN_PLUMBING = {"get_metadata_routing", "set_output"}
+# The estimators' public surface; the rest of skorch's NeuralNet (get_iterator,
+# infer, run_single_epoch, ...) is documented by skorch and linked from the
+# estimators' Notes.
+_ESTIMATOR_SURFACE = {
+    "fit",
+    "partial_fit",
+    "predict",
+    "predict_proba",
+    "score",
+    "get_params",
+    "set_params",
+    "save_params",
+    "load_params",
+}
 
 
-def _skip_sklearn_plumbing(app, what, name, obj, skip, options):
+def _skip_plumbing(app, what, name, obj, skip, options):
     if name in _SKLEARN_PLUMBING or (
         name.startswith("set_") and name.endswith("_request")
     ):
+        return True
+    function = getattr(obj, "__func__", obj)
+    owner = getattr(function, "__qualname__", "").rpartition(".")[0]
+    module = getattr(function, "__module__", None) or ""
+    defined_for_skorch = module.startswith("skorch") or owner == "_AllConvEstimator"
+    if defined_for_skorch and name not in _ESTIMATOR_SURFACE:
         return True
     return None
 
 
 def setup(app):
-    app.connect("autodoc-skip-member", _skip_sklearn_plumbing)
+    app.connect("autodoc-skip-member", _skip_plumbing)

@@ -10,13 +10,27 @@ tensors: export ``THP_MEM_ALLOC_ENABLE=1`` before Python starts (see the
 performance page of the documentation for when it pays).
 """
 
+import importlib as _importlib
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from ._version import __version__
-from .displays import TagDetCurveDisplay, TrainingHistoryDisplay
-from .estimators import AudioTagger, GroupValidSplit, SceneClassifier
-from .features import STFTTransformer
-from .metrics import eer_scorer, equal_error_rate
-from .network import AllConvNet
-from .persistence import load_model, save_model
+
+# The public names and their modules, imported at first use (PEP 562): the
+# command line's --help and `import sklearn_allconv.datasets` do not wait for
+# PyTorch and scikit-learn to load.
+_PUBLIC = {
+    "AllConvNet": "network",
+    "AudioTagger": "estimators",
+    "GroupValidSplit": "estimators",
+    "STFTTransformer": "features",
+    "SceneClassifier": "estimators",
+    "TagDetCurveDisplay": "displays",
+    "TrainingHistoryDisplay": "displays",
+    "eer_scorer": "metrics",
+    "equal_error_rate": "metrics",
+    "load_model": "persistence",
+    "save_model": "persistence",
+}
 
 __all__ = [
     "AllConvNet",
@@ -32,3 +46,23 @@ __all__ = [
     "load_model",
     "save_model",
 ]
+
+if _TYPE_CHECKING:
+    from .displays import TagDetCurveDisplay, TrainingHistoryDisplay
+    from .estimators import AudioTagger, GroupValidSplit, SceneClassifier
+    from .features import STFTTransformer
+    from .metrics import eer_scorer, equal_error_rate
+    from .network import AllConvNet
+    from .persistence import load_model, save_model
+
+
+def __getattr__(name: str) -> object:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f".{_PUBLIC[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})

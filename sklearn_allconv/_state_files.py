@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from typing import Any
 
 import numpy as np
@@ -59,13 +59,17 @@ def write_state_file(path: str | os.PathLike, tree: Any, *, kind: str) -> None:
         "tree": _encode(tree, "", tensors),
     }
     metadata = {_HEADER_KEY: json.dumps(header)}
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(
-        dir=directory, prefix=".", suffix=".partial"
-    )
+    directory, name = os.path.split(os.path.abspath(path))
+    temporary = os.path.join(directory, f".{name}.{secrets.token_hex(8)}.partial")
+    # The file gets the mode any new file of the user gets (0o666 less the
+    # umask), as the kernel gives it to this empty file: safetensors writes
+    # its files with mode 0o600, which would make every model file private.
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    mode = os.fstat(handle).st_mode & 0o777
     os.close(handle)
     try:
         save_file(tensors, temporary, metadata=metadata)
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         os.unlink(temporary)

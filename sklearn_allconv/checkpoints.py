@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import secrets
 import shutil
+import sys
 import tempfile
 import time
 import warnings
@@ -157,6 +159,20 @@ class TrainingCheckpoint(Callback):
         self.fingerprint_ = _fingerprint(X, y)
         self.target_epochs_ = None
         self.epochs_before_fit_ = len(net.history)
+        # The folder is named now, so that a verbose fit can say where it is
+        # before the epoch table starts (on stderr: the table is the output),
+        # and created at the first write.
+        parent = tempfile.gettempdir() if self.dirname is None else self.dirname
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        self.planned_dirname_ = os.path.join(
+            os.fspath(parent), f"{self.net_name_}-{stamp}-{secrets.token_hex(4)}"
+        )
+        if self.verbose_:
+            print(
+                f"Checkpoints of this fit go to {self.planned_dirname_} (the "
+                f"first after {self.min_interval_s:g} s of training).",
+                file=sys.stderr,
+            )
         if self.resume_from is not None:
             # Kept as the snapshot, so that an interruption before the first
             # resumed epoch ends still leaves a checkpoint in this fit's folder.
@@ -223,10 +239,8 @@ class TrainingCheckpoint(Callback):
                 # Created at the first write: fits that end sooner, or fail
                 # early, leave nothing behind.
                 os.makedirs(parent, exist_ok=True)
-                prefix = f"{self.net_name_}-{time.strftime('%Y%m%d-%H%M%S')}-"
-                self.dirname_ = tempfile.mkdtemp(prefix=prefix, dir=parent)
-                if self.verbose_:
-                    print(f"Checkpoints of this fit go to {self.dirname_}")
+                os.mkdir(self.planned_dirname_, mode=0o700)
+                self.dirname_ = self.planned_dirname_
             write_state_file(
                 os.path.join(self.dirname_, CHECKPOINT_FILE),
                 self.snapshot_,

@@ -40,6 +40,7 @@ from .batching import BucketBatchSampler
 from .checkpoints import TrainingCheckpoint
 from .metrics import equal_error_rate
 from .network import AllConvNet, minimum_frames
+from .progress import EpochTable
 
 __all__ = ["AudioTagger", "GroupValidSplit", "SceneClassifier"]
 
@@ -308,8 +309,13 @@ class _AllConvEstimator(NeuralNet):
 
     @property
     def _default_callbacks(self) -> list[tuple[str, Any]]:
+        # skorch's epoch table, without colour codes in redirected logs.
+        inherited = [
+            (name, EpochTable() if name == "print_log" else callback)
+            for name, callback in super()._default_callbacks
+        ]
         return [
-            *super()._default_callbacks,
+            *inherited,
             (
                 "lr_plateau",
                 _PlateauLRScheduler(
@@ -899,6 +905,11 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
     The paper does not give the early-stopping and plateau patiences; the
     defaults here are 10 and 3 epochs of no improvement of the validation loss.
 
+    The methods documented here are the estimator's scikit-learn surface. As
+    a :class:`skorch.NeuralNet` it also has skorch's methods (``initialize``,
+    ``forward``, ``get_iterator``, ``infer``, ``train_step``, ...), which
+    skorch documents: https://skorch.readthedocs.io/en/stable/net.html
+
     Training can be interrupted with Ctrl-C (a ``KeyboardInterrupt``): ``fit``
     then returns with the weights of the best epoch so far (by validation
     loss; without a validation split, the weights reached), drops the
@@ -1161,6 +1172,10 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
     -----
     Interrupted training, checkpoints and resuming, and what is deterministic
     on CPU and CUDA, work as for :class:`SceneClassifier`: see its Notes.
+
+    The methods documented here are the estimator's scikit-learn surface;
+    skorch's others (``initialize``, ``forward``, ``get_iterator``, ...) are
+    documented by skorch: https://skorch.readthedocs.io/en/stable/net.html
 
     Batching, precision, devices and threads behave as described in the Notes
     of :class:`SceneClassifier`. Tagging trains on whole clips, so with

@@ -452,8 +452,9 @@ class AllConvNet(nn.Module):
     ----------
     min_frames : int
         The fewest frames a clip may have: the strided convolutions are
-        unpadded, so a clip needs ``min_frames`` frames (15 with the defaults,
-        225 ms at a 15 ms hop) to produce one frame after layer 4.
+        unpadded, so a clip needs ``min_frames`` frames (15 with the defaults:
+        235 ms of audio with the 25 ms window and 15 ms hop) to produce one
+        frame after layer 4.
 
     Notes
     -----

@@ -7,14 +7,13 @@ Table 2 (class-wise accuracy per acoustic scene, TUT Acoustic Scenes 2016,
 four official folds) or Table 3 (equal error rate per tag, CHiME-Home, five
 official folds). Without a dataset it runs on the synthetic demo data.
 
-From the command line::
+From the command line (:mod:`sklearn_allconv.cli`)::
 
-    python -m sklearn_allconv reproduce --task scenes --root ~/data --output out
+    sklearn-allconv reproduce --task scenes --root ~/data --output out
 """
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -37,13 +36,7 @@ from .estimators import AudioTagger, SceneClassifier
 from .features import STFTTransformer
 from .metrics import class_wise_accuracy, equal_error_rate, per_class_table
 
-__all__ = [
-    "add_reproduce_arguments",
-    "display_name",
-    "main",
-    "reproduce_table",
-    "run_reproduce",
-]
+__all__ = ["display_name", "reproduce_table"]
 
 SYSTEMS = ("Baseline", "Network")
 """The two systems compared, in the column order of the tables."""
@@ -509,115 +502,3 @@ def _plot(folder: Path, task: str, data: Bunch, result: Bunch) -> Path:
     # The confusion matrices' titles need the tight bounding box to show.
     fig.savefig(path, dpi=100, bbox_inches="tight")
     return path
-
-
-def add_reproduce_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the options of the ``reproduce`` command to ``parser``.
-
-    Parameters
-    ----------
-    parser : argparse.ArgumentParser
-        The parser (or sub-parser) of the ``reproduce`` command.
-    """
-    parser.add_argument(
-        "--task",
-        choices=sorted(_TASKS),
-        default="scenes",
-        help="scenes: Table 2 (DCASE 2016 Task 1); tags: Table 3 (Task 4). "
-        "Default: scenes.",
-    )
-    parser.add_argument(
-        "--root",
-        help="dataset folder: TUT Acoustic Scenes 2016 development (scenes) or "
-        "CHiME-Home (tags). Default: the synthetic demo data.",
-    )
-    parser.add_argument("--output", help="folder for the table files and figure")
-    parser.add_argument(
-        "--max-epochs",
-        type=int,
-        help="network training epochs (default: 100 with early stopping; 30 on the "
-        "demo data)",
-    )
-    parser.add_argument(
-        "--n-filters",
-        type=int,
-        help="filters per network layer (default: the paper's 256)",
-    )
-    parser.add_argument(
-        "--n-jobs",
-        "--jobs",
-        type=int,
-        help="folds evaluated in parallel (default: 1)",
-    )
-    parser.add_argument(
-        "--device",
-        default="auto",
-        help="torch device of the network: auto, cpu, cuda (default: auto)",
-    )
-    parser.add_argument(
-        "--random-state", "--seed", type=int, default=0, help="seed (default: 0)"
-    )
-    parser.add_argument(
-        "--no-figure", action="store_true", help="do not write the figure"
-    )
-    parser.add_argument(
-        "--verbose", "-v", action="count", default=0, help="report each fold"
-    )
-
-
-def run_reproduce(args: argparse.Namespace) -> int:
-    """Run the ``reproduce`` command with parsed arguments.
-
-    Parameters
-    ----------
-    args : argparse.Namespace
-        Arguments parsed by a parser set up with
-        :func:`add_reproduce_arguments`.
-
-    Returns
-    -------
-    status : int
-        0.
-    """
-    network_params = {"device": args.device}
-    if args.n_filters is not None:
-        network_params["module__n_filters"] = args.n_filters
-    reproduce_table(
-        args.task,
-        args.root,
-        max_epochs=args.max_epochs,
-        network_params=network_params,
-        n_jobs=args.n_jobs,
-        output=args.output,
-        figure=not args.no_figure,
-        random_state=args.random_state,
-        verbose=args.verbose,
-    )
-    return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m sklearn_allconv reproduce``.
-
-    Parameters
-    ----------
-    argv : sequence of str, default=None
-        The arguments after ``reproduce``; None reads ``sys.argv[1:]``.
-
-    Returns
-    -------
-    status : int
-        The exit status.
-    """
-    parser = argparse.ArgumentParser(
-        prog="python -m sklearn_allconv reproduce",
-        description="Cross-validate the paper's network and the DCASE 2016 "
-        "baseline on identical folds and print Table 2 (scenes) or Table 3 "
-        "(tags).",
-    )
-    add_reproduce_arguments(parser)
-    return run_reproduce(parser.parse_args(argv))
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,6 +1,9 @@
 """The command line: fit, predict and evaluate on folders of audio files."""
 
 import csv
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -11,9 +14,10 @@ from _dcase_layouts import (
     write_tut_development,
     write_tut_evaluation,
 )
+from sklearn.pipeline import make_pipeline
 
-from sklearn_allconv import SceneClassifier, load_model, save_model
-from sklearn_allconv.__main__ import main
+from sklearn_allconv import SceneClassifier, STFTTransformer, load_model, save_model
+from sklearn_allconv.cli import main
 from sklearn_allconv.datasets import DOMESTIC_TAG_LABELS
 
 RATE = 8000
@@ -80,23 +84,49 @@ def test_fit_on_a_csv_of_tags_trains_a_tagger(tmp_path, capsys):
     for row, tags in zip(rows, expected, strict=True):
         named = {tag for tag, on in zip(["music", "speech"], tags, strict=True) if on}
         assert set(filter(None, row["prediction"].split(";"))) == named
+    # --threshold: above 0 every tag is on, above 1 none.
+    for threshold, expected_tags in [("0", "music;speech"), ("1", "")]:
+        command = ["predict", str(model), str(tmp_path / "audio")]
+        assert main([*command, "--threshold", threshold]) == 0
+        rows = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+        assert {row["prediction"] for row in rows} == {expected_tags}
 
 
-def test_wrong_paths_and_mixed_sample_rates_give_clear_errors(class_folders, tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        main(["fit", str(tmp_path / "nowhere"), str(tmp_path / "m.safetensors")])
+def _one_line_error(capsys):
+    """The error line of a command that failed with status 2."""
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1, captured.err
+    assert "Traceback" not in captured.err
+    return lines[0]
+
+
+def test_wrong_paths_and_mixed_sample_rates_give_clear_errors(
+    class_folders, tmp_path, capsys
+):
+    status = main(["fit", str(tmp_path / "nowhere"), str(tmp_path / "m.safetensors")])
+    assert status == 2
+    assert "does not exist" in _one_line_error(capsys)
     _write_clip(class_folders / "low" / "odd.wav", 300, np.random.default_rng(2), 16000)
-    with pytest.raises(ValueError, match="different sample rates: 8000 Hz.*16000 Hz"):
-        main(["fit", str(class_folders), str(tmp_path / "m.safetensors")])
+    assert main(["fit", str(class_folders), str(tmp_path / "m.safetensors")]) == 2
+    assert re.search(
+        "different sample rates: 8000 Hz.*16000 Hz", _one_line_error(capsys)
+    )
 
 
-def test_predict_refuses_a_model_that_does_not_read_audio(class_folders, tmp_path):
+def test_predict_refuses_a_model_that_does_not_read_audio(
+    class_folders, tmp_path, capsys
+):
     X = np.empty(6, dtype=object)
     X[:] = [np.random.default_rng(i).standard_normal((20, 5)) for i in range(6)]
     clf = SceneClassifier(max_epochs=1, module__n_filters=4, train_split=None)
     save_model(clf.fit(X, ["a", "b"] * 3), tmp_path / "bare.safetensors")
+    command = ["predict", str(tmp_path / "bare.safetensors"), str(class_folders)]
+    assert main(command) == 2
+    assert "holds a SceneClassifier, not an STFT" in _one_line_error(capsys)
+    # --debug shows the error as Python raised it, traceback and all.
     with pytest.raises(ValueError, match=r"holds a SceneClassifier, not an STFT"):
-        main(["predict", str(tmp_path / "bare.safetensors"), str(class_folders)])
+        main([*command, "--debug"])
 
 
 def test_help_explains_every_command(capsys):
@@ -109,7 +139,13 @@ def test_help_explains_every_command(capsys):
 
 def test_demo_cross_validates_both_tasks_on_the_built_in_data(capsys):
     assert main(["demo", "--epochs", "1", "--device", "cpu", "--jobs", "2"]) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    # Each epoch of each fold on standard error, as it ends.
+    assert [line.split(",")[:2] for line in err.splitlines()] == [
+        [task, f" fold {k}/4: epoch 1/1"]
+        for task in ("Scenes", "Tags")
+        for k in (1, 2, 3, 4)
+    ]
     scenes, tags = out.split("Domestic tags (synthetic)")
     assert "Acoustic scenes (synthetic): 128 clips" in scenes
     assert "552 bins per frame" in scenes
@@ -121,6 +157,9 @@ def test_demo_cross_validates_both_tasks_on_the_built_in_data(capsys):
     eers = [float(row[-1]) for row in rows if row and row[0] == "Average"]
     assert len(eers) == 1 and 0 <= eers[0] <= 1
     assert "Done in" in out
+    assert main(["demo", "--epochs", "1", "--device", "cpu", "-q"]) == 0
+    quiet = capsys.readouterr()
+    assert quiet.err == "" and quiet.out.splitlines()[0] == out.splitlines()[0]
 
 
 def test_fit_and_evaluate_on_dcase_2016_dataset_folders(tmp_path, capsys):
@@ -145,3 +184,250 @@ def test_fit_and_evaluate_on_dcase_2016_dataset_folders(tmp_path, capsys):
     assert list(load_model(model).classes_) == sorted(DOMESTIC_TAG_LABELS)
     assert main(["evaluate", str(model), str(tags)]) == 0
     assert "EER" in capsys.readouterr().out
+
+
+def _tone(pitch, rate, seconds=0.5, seed=0):
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * rate)) / rate
+    clip = 0.3 * np.sin(2 * np.pi * pitch * t) + 0.05 * rng.standard_normal(t.size)
+    return clip.astype(np.float32)
+
+
+@pytest.fixture
+def mixed_folder(tmp_path):
+    """Two classes in every format libsndfile writes, at 8 and 16 kHz.
+
+    Besides: a stereo file per class (left and right channels at different
+    pitches), one clip too short for the network (0.1 s) and a text file.
+    """
+    root = tmp_path / "mixed"
+    formats = [
+        ("a.wav", 8000, {}),
+        ("b.flac", 16000, {}),
+        ("c.ogg", 8000, {}),
+        ("d.oga", 8000, {"format": "OGG"}),  # the suffix tells libsndfile nothing
+        ("e.mp3", 16000, {}),
+        ("f.wav", 8000, {}),
+    ]
+    for label, pitch in [("low", 300), ("high", 2000)]:
+        (root / label).mkdir(parents=True)
+        for seed, (name, rate, options) in enumerate(formats):
+            soundfile.write(
+                root / label / name, _tone(pitch, rate, seed=seed), rate, **options
+            )
+        # Left channel at the class pitch, right channel an octave below.
+        stereo = np.stack([_tone(pitch, 8000), _tone(pitch / 2, 8000, seed=9)], 1)
+        soundfile.write(root / label / "stereo.wav", stereo, 8000)
+    soundfile.write(root / "low" / "short.wav", _tone(300, 8000, 0.1), 8000)
+    (root / "high" / "notes.txt").write_text("not audio\n")
+    return root
+
+
+def _lines_naming(text, path):
+    return [line for line in text.splitlines() if str(path) in line]
+
+
+@pytest.mark.parametrize("short_clips", ["error", "pad", "skip"])
+def test_every_file_of_a_mixed_folder_is_used_or_reported_by_name(
+    mixed_folder, tmp_path, capsys, short_clips
+):
+    model = tmp_path / "model.safetensors"
+    short = mixed_folder / "low" / "short.wav"
+    notes = mixed_folder / "high" / "notes.txt"
+    command = ["fit", str(mixed_folder), str(model), *TRAINING, "--resample", "-q"]
+    status = main([*command, "--short-clips", short_clips])
+    captured = capsys.readouterr()
+    if short_clips == "error":
+        assert status == 2 and not model.exists()
+        (line,) = captured.err.splitlines()
+        assert str(short) in line and "0.100 s" in line
+        assert "shorter than the network's minimum of 235 ms" in line
+        assert "--short-clips pad" in line
+        return
+    assert status == 0
+    # 15 audio files (WAV, FLAC, OGG as .ogg and .oga, MP3), at the rate most
+    # of them have; the text file, and in skip mode the short clip, named.
+    used = 15 if short_clips == "pad" else 14
+    skipped = 1 if short_clips == "pad" else 2
+    assert f"on {used} files ({skipped} skipped) at 8000 Hz" in captured.out
+    assert "not an audio file" in _lines_naming(captured.err, notes)[0]
+    assert bool(_lines_naming(captured.err, short)) == (short_clips == "skip")
+
+    out = tmp_path / "predictions.csv"
+    command = ["predict", str(model), str(mixed_folder), "-o", str(out)]
+    assert main([*command, "--short-clips", short_clips]) == 0
+    rows = {row["path"] for row in csv.DictReader(open(out))}
+    audio = {
+        str(path)
+        for path in mixed_folder.rglob("*")
+        if path.is_file() and path.suffix != ".txt"
+        and (short_clips == "pad" or path != short)
+    }
+    assert rows == audio
+    err = capsys.readouterr().err
+    assert _lines_naming(err, notes)
+    assert not _lines_naming(err, mixed_folder / "low" / "e.mp3")
+
+
+def test_predict_names_a_short_clip_unless_told_what_to_do(
+    mixed_folder, tmp_path, capsys
+):
+    model = tmp_path / "model.safetensors"
+    fit = ["fit", str(mixed_folder), str(model), *TRAINING, "--resample", "-q"]
+    assert main([*fit, "--short-clips", "skip"]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(model), str(mixed_folder)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""  # nothing half-written
+    assert str(mixed_folder / "low" / "short.wav") in _one_line_error_of(captured)
+
+
+def _one_line_error_of(captured):
+    (line,) = [line for line in captured.err.splitlines() if "error:" in line]
+    assert "Traceback" not in captured.err
+    return line
+
+
+def test_mixed_sample_rates_need_resample(mixed_folder, tmp_path, capsys):
+    command = ["fit", str(mixed_folder), str(tmp_path / "m.safetensors"), *TRAINING]
+    assert main([*command, "--short-clips", "skip"]) == 2
+    line = _one_line_error_of(capsys.readouterr())
+    assert "different sample rates: 8000 Hz" in line and "16000 Hz" in line
+    assert "--resample" in line
+
+
+@pytest.mark.parametrize(
+    ("channel", "left", "right"),
+    [("left", True, False), ("right", False, True), ("mean", True, True)],
+)
+def test_channel_option_picks_the_channel_of_stereo_files(
+    mixed_folder, tmp_path, capsys, channel, left, right
+):
+    stereo = mixed_folder / "high" / "stereo.wav"
+    listing = tmp_path / "stereo.csv"
+    rows = [
+        (stereo, "high"),
+        (mixed_folder / "low" / "stereo.wav", "low"),
+        (mixed_folder / "low" / "a.wav", "low"),
+        (mixed_folder / "high" / "f.wav", "high"),
+    ]
+    listing.write_text("".join(f"{path},{label}\n" for path, label in rows))
+    model = tmp_path / "model.safetensors"
+    command = ["fit", str(listing), str(model), *TRAINING, "--channel", channel, "-q"]
+    assert main([*command, "--validation-fraction", "0", "--sample-rate", "8e3"]) == 0
+    assert "on 4 files at 8000 Hz;" in capsys.readouterr().out
+    stft = load_model(model)[0]
+    # The spectrum the model sees of the stereo file: the left channel is at
+    # 2000 Hz, the right at 1000 Hz (bins of 40 Hz at 8 kHz).
+    spectrum = stft.set_params(standardize=False).fit_transform([str(stereo)])[0]
+    power = spectrum.mean(axis=0)
+    strong = power > 0.25 * power.max()
+    assert (strong[50], strong[25]) == (left, right)
+
+
+def test_fit_options_reach_the_estimator(class_folders, tmp_path, capsys):
+    model = tmp_path / "model.safetensors"
+    options = ["--lr", "0.01", "--validation-fraction", "0.25", "--patience", "4"]
+    command = ["fit", str(class_folders), str(model), *TRAINING, *options]
+    assert main([*command, "--seed", "3", "--device", "cpu"]) == 0
+    # Without -q: one line per epoch on standard error.
+    assert [line.split(",")[0] for line in capsys.readouterr().err.splitlines()] == [
+        "fit: epoch 1/2",
+        "fit: epoch 2/2",
+    ]
+    clf = load_model(model)[-1]
+    assert clf.lr == 0.01 and clf.random_state == 3 and clf.batch_size == 4
+    assert clf.train_split.valid_size == 0.25
+    early_stopping = dict(clf.callbacks_)["early_stopping"]
+    assert early_stopping.patience == 4
+
+
+def test_evaluate_prints_and_writes_confusion_matrix_and_report(
+    class_folders, tmp_path, capsys
+):
+    model = tmp_path / "model.safetensors"
+    assert main(["fit", str(class_folders), str(model), *TRAINING, "-q"]) == 0
+    capsys.readouterr()
+    folder = tmp_path / "evaluation"
+    assert main(["evaluate", str(model), str(class_folders), "-o", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "Confusion matrix" in out and "precision" in out
+    matrix = list(csv.reader(open(folder / "confusion_matrix.csv")))
+    assert matrix[0] == ["true \\ predicted", "high", "low"]
+    counts = np.array([[int(v) for v in row[1:]] for row in matrix[1:]])
+    assert counts.sum(axis=1).tolist() == [6, 6]  # every file, by its true class
+    predicted = load_model(model).predict(
+        [str(p) for p in sorted((class_folders / "high").iterdir())]
+    )
+    assert counts[0, 0] == np.sum(predicted == "high")
+    report = list(csv.DictReader(open(folder / "report.csv")))
+    assert [row["class"] for row in report][:2] == ["high", "low"]
+    assert [float(row["support"]) for row in report][:2] == [6, 6]
+    assert (folder / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["fit", "{tmp}/nowhere", "{tmp}/m.safetensors"],
+        ["fit", "{tmp}/only_text", "{tmp}/m.safetensors"],
+        ["predict", "{tmp}/not_a_model.safetensors", "{tmp}/only_text"],
+        ["predict", "{tmp}/missing.safetensors", "{tmp}/only_text"],
+        ["evaluate", "{tmp}/not_a_model.safetensors", "{tmp}/only_text"],
+    ],
+    ids=["missing data", "no audio", "bad model file", "missing model", "evaluate"],
+)
+def test_input_errors_exit_2_with_one_line_and_no_traceback(tmp_path, capsys, command):
+    (tmp_path / "only_text" / "a").mkdir(parents=True)
+    (tmp_path / "only_text" / "a" / "readme.txt").write_text("hello\n")
+    (tmp_path / "not_a_model.safetensors").write_text("hello\n")
+    assert main([arg.format(tmp=tmp_path) for arg in command]) == 2
+    captured = capsys.readouterr()
+    line = _one_line_error_of(captured)
+    assert line.startswith(f"sklearn-allconv {command[0]}: error: ")
+    assert captured.out == ""
+
+
+@pytest.mark.slow
+def test_the_installed_command_exits_2_on_an_input_error(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "sklearn_allconv", "predict", "model.safetensors", "x"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.count("\n") == 1 and "Traceback" not in completed.stderr
+    assert "model.safetensors" in completed.stderr
+
+
+@pytest.mark.slow
+def test_help_does_not_import_the_heavy_libraries():
+    code = (
+        "import sys\n"
+        "from sklearn_allconv.cli import main\n"
+        "try:\n    main(['fit', '--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('torch', 'sklearn', 'skorch', 'librosa', "
+        "'soundfile', 'numpy') if m in sys.modules))"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert completed.stdout.splitlines()[-1] == "[]"
+
+
+def test_rates_print_in_whole_hertz(class_folders, tmp_path, capsys):
+    # A model saved from Python with a float rate, and a file at another rate.
+    pipe = make_pipeline(
+        STFTTransformer(sample_rate=8000.0),
+        SceneClassifier(max_epochs=1, module__n_filters=4, train_split=None),
+    )
+    paths = sorted(class_folders.rglob("*.wav"))
+    pipe.fit([str(path) for path in paths], [path.parent.name for path in paths])
+    save_model(pipe, tmp_path / "model.safetensors")
+    _write_clip(tmp_path / "16k.wav", 300, np.random.default_rng(3), 16000)
+    model, clip = tmp_path / "model.safetensors", tmp_path / "16k.wav"
+    assert main(["predict", str(model), str(clip)]) == 2
+    line = _one_line_error_of(capsys.readouterr())
+    assert "not at 8000 Hz" in line and "16k.wav (16000 Hz)" in line
+    assert ".0 Hz" not in line

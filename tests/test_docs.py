@@ -13,7 +13,7 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 
 @pytest.mark.slow
 def test_docs_build_without_warnings_and_the_gallery_draws_its_figures(tmp_path):
-    # -W turns warnings into errors; the examples run (about a minute in all on
+    # -W turns warnings into errors; the examples run (112 s in all on
     # two cores), so that their code and figures cannot rot.
     html = tmp_path / "html"
     status = build_main(

@@ -35,6 +35,8 @@ MODULES = [
     "sklearn_allconv.features",
     "sklearn_allconv.metrics",
     "sklearn_allconv.network",
+    "sklearn_allconv.progress",
+    "sklearn_allconv.cli",
     "sklearn_allconv.reproduce",
 ]
 

@@ -14,7 +14,7 @@ import json, os
 # scikit-learn and joblib set OpenMP variables of their own when imported.
 import joblib, librosa, skorch, sklearn, torch
 before = dict(os.environ)
-import sklearn_allconv
+from sklearn_allconv import *  # every public module, not just the lazy root
 print(json.dumps([before, dict(os.environ)]))
 """
 
@@ -64,3 +64,27 @@ def test_no_module_imports_the_package_root():
                         and not (folder / alias.name / "__init__.py").exists()
                     ]
     assert offenders == []
+
+
+@pytest.mark.slow
+def test_import_loads_the_heavy_modules_at_first_use_of_a_public_name():
+    script = (
+        "import sys\n"
+        "import sklearn_allconv\n"
+        "print('torch' in sys.modules)\n"
+        "from sklearn_allconv import *\n"
+        "public = set(sklearn_allconv.__all__)\n"
+        "print('torch' in sys.modules, sorted(public - set(globals())))\n"
+        "print(public <= set(dir(sklearn_allconv)))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True
+    )
+    assert completed.stdout.splitlines() == ["False", "True []", "True"]
+
+
+def test_unknown_names_are_attribute_errors():
+    import sklearn_allconv
+
+    with pytest.raises(AttributeError, match="has no attribute 'SceneClassifer'"):
+        sklearn_allconv.SceneClassifer  # noqa: B018

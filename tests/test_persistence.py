@@ -400,3 +400,20 @@ def test_any_edit_of_the_description_loads_or_fails_with_a_value_error(
         load_model(path)
     except ValueError:
         pass
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600)])
+def test_model_files_get_the_permissions_of_the_users_other_files(
+    pipeline, tmp_path, umask, mode
+):
+    previous = os.umask(umask)
+    try:
+        save_model(pipeline, tmp_path / "model.safetensors")
+        (tmp_path / "other.txt").write_text("")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "model.safetensors").stat().st_mode & 0o777 == mode
+    assert (tmp_path / "other.txt").stat().st_mode & 0o777 == mode
+    # No temporary file is left behind.
+    names = sorted(path.name for path in tmp_path.iterdir())
+    assert names == ["model.safetensors", "other.txt"]

@@ -1,11 +1,13 @@
 """Progress output: shown when asked for, silent by default and in cross-validation."""
 
+import sys
+
 import numpy as np
 from sklearn.model_selection import GroupKFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from skorch.callbacks import ProgressBar
 
-from sklearn_allconv import SceneClassifier, STFTTransformer
+from sklearn_allconv import GroupValidSplit, SceneClassifier, STFTTransformer
 
 RATE = 8000
 
@@ -78,3 +80,34 @@ def test_cross_validation_is_silent(capsys):
     assert scores.shape == (2,)
     captured = capsys.readouterr()
     assert captured.out == captured.err == ""
+
+
+def test_epoch_table_has_no_colour_codes_in_a_redirected_log(capsys, monkeypatch):
+    clips, y, _ = _clips()
+    X = STFTTransformer(sample_rate=RATE).fit_transform(clips)
+    split = GroupValidSplit(0.25)
+    _classifier(verbose=1).set_params(train_split=split).fit(X, y)
+    table = capsys.readouterr().out
+    assert "valid_loss" in table and "\x1b[" not in table
+    # On a terminal the best losses are coloured, as in skorch.
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True, raising=False)
+    _classifier(verbose=1).set_params(train_split=split).fit(X, y)
+    assert "\x1b[" in capsys.readouterr().out
+
+
+def test_checkpoint_folder_is_named_before_the_epoch_table(capsys, tmp_path):
+    clips, y, _ = _clips()
+    X = STFTTransformer(sample_rate=RATE).fit_transform(clips)
+    clf = _classifier(
+        verbose=1,
+        callbacks__checkpoint__dirname=tmp_path,
+        callbacks__checkpoint__min_interval_s=0,
+        callbacks__checkpoint__keep=True,
+    ).fit(X, y)
+    out, err = capsys.readouterr()
+    # Before the table starts, on standard error: the table stays whole.
+    folder = dict(clf.callbacks_)["checkpoint"].dirname_
+    assert err.startswith(f"Checkpoints of this fit go to {folder} ")
+    header, rule, *rows = out.splitlines()
+    assert header.split()[0] == "epoch" and set(rule) <= {"-", " "}
+    assert [row.split()[0] for row in rows] == ["1", "2"]

@@ -13,8 +13,9 @@ from _dcase_layouts import TUT_LABELS, write_chime_home, write_tut_development
 
 from sklearn_allconv import AudioTagger, SceneClassifier, datasets
 from sklearn_allconv.baseline import GMMSceneClassifier, GMMTagger
+from sklearn_allconv.cli import main
 from sklearn_allconv.datasets import load_chime_home, load_tut_acoustic_scenes_2016
-from sklearn_allconv.reproduce import display_name, main, reproduce_table
+from sklearn_allconv.reproduce import display_name, reproduce_table
 
 TINY = {
     "max_epochs": 1,
@@ -202,7 +203,7 @@ def test_command_line_runs_the_demo_data(monkeypatch, tmp_path, capsys):
 
     monkeypatch.setattr(SceneClassifier, "fit", recording_fit)
     status = main(
-        "--task scenes --max-epochs 1 --n-filters 4 --device cpu --seed 3 "
+        "reproduce --task scenes --max-epochs 1 --n-filters 4 --device cpu --seed 3 "
         "--no-figure --output".split() + [str(tmp_path)]
     )
     assert fits and set(fits) == {("cpu", 3)}  # --device and --seed reach the network
