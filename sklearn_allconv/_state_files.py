@@ -23,6 +23,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import struct
 import tempfile
 from typing import Any
@@ -88,11 +89,8 @@ def write_state_file(path: str | os.PathLike, tree: Any, *, kind: str) -> None:
     try:
         try:
             save_file(tensors, temporary, metadata=metadata)
-        except safetensors.SafetensorError as exc:
-            # safetensors reports I/O failures (ENOSPC, EIO) as its own error
-            # type; callers handle every failure to write as an OSError.
-            code = errno.ENOSPC if "No space" in str(exc) else errno.EIO
-            raise OSError(code, f"Cannot write {name!r}: {exc}", name) from exc
+        except (safetensors.SafetensorError, OSError) as exc:
+            raise _write_error(exc, name) from exc
         os.replace(temporary, name)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -177,6 +175,26 @@ def read_state_file(path: str | os.PathLike, *, kind: str) -> Any:
             f"{unused[:5]}."
         )
     return tree
+
+
+def _write_error(exc: Exception, name: str) -> OSError:
+    """An ``OSError`` naming ``name`` for a failure to write it.
+
+    safetensors reports I/O failures (a full disk, EIO) as its own error type
+    with the OS error number in the text; callers handle every failure to
+    write as an ``OSError``.
+    """
+    if isinstance(exc, OSError) and exc.errno is not None:
+        code = exc.errno
+    else:
+        match = re.search(r"os error (\d+)", str(exc))
+        code = int(match.group(1)) if match else errno.EIO
+    return OSError(
+        code,
+        f"{os.strerror(code)}: nothing was written ({exc}); free space or "
+        "write to another folder",
+        name,
+    )
 
 
 def _check_header_length(name: str, problem: str) -> None:

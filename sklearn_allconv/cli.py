@@ -293,10 +293,14 @@ def add_file_commands(commands: argparse._SubParsersAction) -> None:
     fit.add_argument("data", help=_DATA_HELP)
     fit.add_argument("model", help="file to write, e.g. model.safetensors")
     fit.add_argument("--multi-label", action="store_true", help="train a tagger")
-    fit.add_argument("--epochs", type=int, default=100, help="maximal epochs (100)")
-    fit.add_argument("--batch-size", type=int, default=96, help="batch size (96)")
     fit.add_argument(
-        "--n-filters", type=int, default=None, help="filters per layer (256)"
+        "--epochs", type=_positive_int, default=100, help="maximal epochs (100)"
+    )
+    fit.add_argument(
+        "--batch-size", type=_positive_int, default=96, help="batch size (96)"
+    )
+    fit.add_argument(
+        "--n-filters", type=_positive_int, default=None, help="filters per layer (256)"
     )
     fit.add_argument(
         "--sample-rate",
@@ -346,6 +350,17 @@ def add_file_commands(commands: argparse._SubParsersAction) -> None:
 _DATA_HELP = (
     "class-per-folder tree, CSV of path,label, or a DCASE 2016 data set folder"
 )
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: settings that cannot train are refused before any work."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_subset(parser: argparse.ArgumentParser) -> None:

@@ -12,8 +12,11 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import signal
+import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -242,6 +245,33 @@ class _AutoDevice:
 
     def __set__(self, obj: Any, value: Any) -> None:
         obj.__dict__["device"] = value
+
+
+class _SigintWatch:
+    """Note whether SIGINT (Ctrl-C) arrives; its handling stays as it was.
+
+    skorch ends training on any ``KeyboardInterrupt``, and callbacks raise one
+    to stop early: this tells a user's Ctrl-C from such a stop. Signals reach
+    the main thread only, so elsewhere there is nothing to watch.
+    """
+
+    def __enter__(self) -> _SigintWatch:
+        self.fired = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):
+                self.previous = previous
+                signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.fired = True
+        self.previous(signum, frame)
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
 
 
 class _AllConvEstimator(NeuralNet):
@@ -520,26 +550,50 @@ class _AllConvEstimator(NeuralNet):
     def get_split_datasets(
         self, X: Any, y: Any = None, groups: Any = None, **fit_params: Any
     ) -> tuple[Any, Any]:
-        """Split off the validation data, keeping ``groups`` on one side."""
+        """Split off the validation data, keeping ``groups`` on one side.
+
+        Without ``groups``, the groups given to the running :meth:`fit` are
+        used: they reach the split directly rather than through skorch's fit
+        parameters, which metadata routing would send elsewhere.
+        """
         dataset = self.get_dataset(X, y)
         if not self.train_split:
             return dataset, None
+        if groups is None:
+            groups = getattr(self, "_fit_groups", None)
         kwargs = {} if groups is None else {"groups": np.asarray(groups)}
         if isinstance(self.train_split, GroupValidSplit):
             kwargs["random_state"] = self.split_seed_
         return self.train_split(dataset, y, **kwargs)
 
-    def run_single_epoch(
-        self,
-        iterator: Any,
-        training: bool,
-        prefix: str,
-        step_fn: Any,
-        **fit_params: Any,
-    ) -> None:
-        # ``groups`` is for the split only; it must not reach module.forward.
-        fit_params.pop("groups", None)
-        super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+    def notify(self, method_name: str, **cb_kwargs: Any) -> None:
+        """Call the callbacks' ``method_name``; remember it while it runs.
+
+        A ``KeyboardInterrupt`` that a callback raises at the end of an epoch
+        (early stopping) ends training normally; :meth:`fit_loop` tells it
+        from a Ctrl-C by this.
+        """
+        self._notifying = method_name
+        super().notify(method_name, **cb_kwargs)
+        self._notifying = None
+
+    def fit_loop(
+        self, X: Any, y: Any = None, epochs: int | None = None, **fit_params: Any
+    ) -> _AllConvEstimator:
+        """Train for ``epochs`` epochs, noting whether Ctrl-C stopped it.
+
+        Sets ``interrupted_``: True when a ``KeyboardInterrupt`` came from the
+        user (SIGINT, or raised during an epoch), False when training ran to
+        its end or a callback stopped it at the end of an epoch.
+        """
+        self.interrupted_ = False
+        self._notifying = None
+        with _SigintWatch() as watch:
+            try:
+                return super().fit_loop(X, y, epochs=epochs, **fit_params)
+            except KeyboardInterrupt:
+                self.interrupted_ = watch.fired or self._notifying != "on_epoch_end"
+                raise
 
     # -- fitting -----------------------------------------------------------
 
@@ -554,6 +608,25 @@ class _AllConvEstimator(NeuralNet):
                     f"'cuda' or 'cuda:1', got {device!r}."
                 ) from None
             _check_cuda_available(device)
+        if not _is_int(self.max_epochs) or self.max_epochs < 1:
+            raise ValueError(
+                f"max_epochs must be an integer of at least 1, got "
+                f"{self.max_epochs!r}: there is nothing to train otherwise."
+            )
+        if not _is_int(self.batch_size) or not (
+            self.batch_size >= 1 or self.batch_size == -1
+        ):
+            raise ValueError(
+                f"batch_size must be a positive integer or -1 (all clips in one "
+                f"batch), got {self.batch_size!r}."
+            )
+        if not (
+            isinstance(self.lr, Real) and np.isfinite(self.lr) and self.lr > 0
+        ):
+            raise ValueError(
+                f"lr must be a positive finite number, got {self.lr!r}: with it "
+                "the weights would not change or would diverge."
+            )
         if self.short_clips not in ("error", "pad"):
             raise ValueError(
                 f"short_clips must be 'error' or 'pad', got {self.short_clips!r}."
@@ -589,17 +662,29 @@ class _AllConvEstimator(NeuralNet):
                     f"groups has shape {groups.shape}; expected ({len(clips)},), one "
                     "group id per clip."
                 )
-            fit_params["groups"] = groups
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         self.split_seed_ = seed
         devices = [torch.cuda.current_device()] if str(self.device).startswith(
             "cuda"
         ) else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            if reset:
-                self.initialize()
-            super().partial_fit(clips, targets, **fit_params)
+        # The groups go to the internal split (get_split_datasets), not into
+        # skorch's fit parameters: under metadata routing skorch routes those
+        # to the module and to train_split.cv, and the groups would be lost.
+        self._fit_groups = groups
+        try:
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(seed)
+                if reset:
+                    self.initialize()
+                super().partial_fit(clips, targets, **fit_params)
+        finally:
+            del self._fit_groups
+            self.__dict__.pop("_notifying", None)
+        if self.interrupted_:
+            # skorch swallows the KeyboardInterrupt; the callbacks have left the
+            # best weights and a checkpoint. The caller (a cross-validation, a
+            # grid search, the command line) must stop too.
+            raise KeyboardInterrupt
         return self
 
     def fit(
@@ -751,6 +836,10 @@ class _AllConvEstimator(NeuralNet):
         return len(self.classes_)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
 def _restore_order(outputs: list[Any], order: torch.Tensor) -> Any:
     """Concatenate batch outputs (tensors or tuples of them) computed in the
     order ``order`` and put their rows back in the original order."""
@@ -888,6 +977,8 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         The trained network.
     history_ : skorch.History
         Losses and learning rates per epoch.
+    interrupted_ : bool
+        Whether the last fit was stopped by Ctrl-C (see Notes).
 
     See Also
     --------
@@ -899,11 +990,14 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
     The paper does not give the early-stopping and plateau patiences; the
     defaults here are 10 and 3 epochs of no improvement of the validation loss.
 
-    Training can be interrupted with Ctrl-C (a ``KeyboardInterrupt``): ``fit``
-    then returns with the weights of the best epoch so far (by validation
+    Training can be interrupted with Ctrl-C (a ``KeyboardInterrupt``): the
+    estimator is left with the weights of the best epoch so far (by validation
     loss; without a validation split, the weights reached), drops the
-    unfinished epoch from ``history_``, and warns where the last finished
-    epoch is checkpointed. ``set_params(callbacks__checkpoint__resume_from=
+    unfinished epoch from ``history_``, sets ``interrupted_``, warns where the
+    last finished epoch is checkpointed, and ``fit`` raises the
+    ``KeyboardInterrupt`` again, so that a cross-validation, a grid search or
+    a script stops too (skorch's own estimators return from ``fit`` as if
+    training had ended). ``set_params(callbacks__checkpoint__resume_from=
     directory).fit(X, y)`` resumes exactly from there; see
     :class:`~sklearn_allconv.checkpoints.TrainingCheckpoint`.
 
@@ -1151,6 +1245,9 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
         The trained network.
     history_ : skorch.History
         Losses and learning rates per epoch.
+    interrupted_ : bool
+        Whether the last fit was stopped by Ctrl-C; ``fit`` then raises the
+        ``KeyboardInterrupt`` again (see :class:`SceneClassifier`).
 
     See Also
     --------
