@@ -251,6 +251,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     data = _read_data(args.data, args.subset)
     paths, labels = data.paths, data.labels
     classes = [str(c) for c in model.classes_]
+    unknown = sorted({label for row in labels for label in row} - set(classes))
+    if unknown:
+        # Dropping their clips would report a score over the rest as if it
+        # were the score on this data.
+        raise ValueError(
+            f"{args.data} holds classes the model does not know: "
+            f"{', '.join(unknown)}. The model knows {', '.join(classes)}; "
+            "evaluate it on data of those classes."
+        )
     if isinstance(model[-1], AudioTagger):
         Y = MultiLabelBinarizer(classes=classes).fit_transform(labels)
         eer = equal_error_rate(Y, model.predict_proba(paths), average=None)

@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import ClassifierMixin
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.model_selection import (
     GroupShuffleSplit,
     ShuffleSplit,
@@ -1418,11 +1419,24 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
         -------
         float
             ``1 - equal_error_rate(y, predict_proba(X))``; tags without
-            positives in ``y`` are left out of the mean.
+            positives (or without negatives) in ``y`` are left out of the
+            mean, with an ``UndefinedMetricWarning`` that names them. NaN
+            when every tag is such a tag.
         """
         if sample_weight is not None:
             raise ValueError("AudioTagger.score does not support sample_weight.")
         Y = self._encode_targets(y, len(X), reset=False)
+        positives = Y.sum(axis=0)
+        undefined = np.flatnonzero((positives == 0) | (positives == len(Y)))
+        if undefined.size:
+            names = ", ".join(repr(self.classes_[i]) for i in undefined[:10])
+            warnings.warn(
+                f"The EER of tag(s) {names} is undefined: y has no positives or "
+                "no negatives for them, so they are left out of the score. Score "
+                "on clips where every tag occurs and is absent at least once.",
+                UndefinedMetricWarning,
+                stacklevel=2,
+            )
         return 1.0 - equal_error_rate(Y, self.predict_proba(X))
 
 

@@ -63,6 +63,12 @@ def stft_geometry(
     return n_fft, hop_length, n_fft // 2 + 1
 
 
+# The parameters that define the features; the others (n_jobs, memory,
+# verbose) only change how they are computed.
+_ANALYSIS_PARAMS = (
+    "sample_rate", "window_ms", "hop_ms", "standardize", "channel", "resample",
+)
+
 # Frames per block of the STFT and of the statistics: temporaries of about a
 # megabyte at 44.1 kHz, which stay in the CPU caches.
 _BLOCK_FRAMES = 256
@@ -400,6 +406,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
             (n_clips, frames, bins).
         """
         check_is_fitted(self, "n_fft_")
+        self._check_settings_unchanged()
         sources = _as_clip_sources(X, min_samples=self.n_fft_)
         self._check_not_empty(sources)
         features = self._empty_output(sources)
@@ -413,9 +420,35 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         self.n_fft_, self.hop_length_, self.n_bins_ = stft_geometry(
             self.sample_rate, window_ms=self.window_ms, hop_ms=self.hop_ms
         )
+        self._fitted_settings = self._analysis_settings()
         sources = _as_clip_sources(X, min_samples=self.n_fft_)
         self._check_not_empty(sources)
         return sources
+
+    def _analysis_settings(self) -> dict[str, Any]:
+        """The parameters that decide what a spectrogram is (not how fast)."""
+        return {name: getattr(self, name) for name in _ANALYSIS_PARAMS}
+
+    def _check_settings_unchanged(self) -> None:
+        """Refuse to transform with settings other than those fitted.
+
+        The statistics, and the network trained on the output, belong to the
+        fitted window, hop, rate and channel: analysing with changed ones
+        would give features that silently mean something else.
+        """
+        fitted, now = self._fitted_settings, self._analysis_settings()
+        changed = [
+            f"{name} from {fitted[name]!r} to {now[name]!r}"
+            for name in _ANALYSIS_PARAMS
+            if fitted[name] != now[name]
+        ]
+        if changed:
+            raise ValueError(
+                f"STFTTransformer's parameters changed after fit "
+                f"({', '.join(changed)}); its statistics and any model trained on "
+                "its output belong to the fitted settings. Fit it again, or set "
+                "the parameters back."
+            )
 
     def _empty_output(self, sources: list[Any] | np.ndarray) -> np.ndarray:
         """An object array for a sequence of clips; a 3-D array for an array."""
@@ -654,14 +687,7 @@ def _read_file(
             f"Audio file {name!r} is not a regular file (a directory, a pipe "
             "or a device); pass the paths of the audio files themselves."
         )
-    try:
-        audio, rate = soundfile.read(name, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
-        raise ValueError(
-            f"Audio file {name!r} could not be read: {exc}. Check that it is a "
-            "complete audio file in a format libsndfile supports (WAV, FLAC, "
-            "OGG, ...)."
-        ) from exc
+    audio, rate = _read_samples(name)
     audio = audio.T
     if audio.shape[1] == 0:
         raise ValueError(f"Audio file {name!r} is empty (0 samples).")
@@ -680,3 +706,63 @@ def _read_file(
             audio, orig_sr=rate, target_sr=sample_rate, axis=-1
         ).astype(np.float32)
     return audio
+
+
+def _read_samples(name: str) -> tuple[np.ndarray, int]:
+    """Samples (frames x channels, float32) and rate of an audio file.
+
+    A file that holds fewer frames than its header promises (a truncated
+    download or copy) is refused, naming both lengths.
+    """
+    declared = None
+    try:
+        with soundfile.SoundFile(name) as file:
+            rate = file.samplerate
+            declared = _declared_frames(name, file)
+            audio = file.read(dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
+        promise = (
+            "" if declared is None else f" (its header promises {declared} frames)"
+        )
+        raise ValueError(
+            f"Audio file {name!r} could not be read{promise}: {exc}. Check that "
+            "it is a complete audio file in a format libsndfile supports (WAV, "
+            "FLAC, OGG, ...)."
+        ) from exc
+    if declared is not None and audio.shape[0] < declared:
+        raise ValueError(
+            f"Audio file {name!r} is truncated: its header promises {declared} "
+            f"frames but it holds {audio.shape[0]}. Download or copy it again."
+        )
+    return audio, rate
+
+
+def _declared_frames(name: str, file: soundfile.SoundFile) -> int | None:
+    """The number of frames the file's header promises, where it says.
+
+    libsndfile trims the frame count of a WAV file to the data present, so
+    for WAV the size of the ``data`` chunk is read from the header itself.
+    None where the header does not say (a streamed WAV, an OGG file).
+    """
+    if file.format not in ("WAV", "WAVEX"):
+        return file.frames if file.format == "FLAC" else None
+    with open(name, "rb") as raw:
+        header = raw.read(12)
+        if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return None
+        block_align = None
+        while chunk := raw.read(8):
+            if len(chunk) < 8:
+                return None
+            kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if kind == b"fmt ":
+                block_align = int.from_bytes(raw.read(16)[12:14], "little")
+                raw.seek(size - 16 + size % 2, os.SEEK_CUR)
+            elif kind == b"data":
+                # Writers that stream put 0 or 0xFFFFFFFF before the size is known.
+                if not block_align or size in (0, 0xFFFFFFFF):
+                    return None
+                return size // block_align
+            else:
+                raw.seek(size + size % 2, os.SEEK_CUR)
+    return None

@@ -600,6 +600,7 @@ def _restore_stft(stft: STFTTransformer, fitted: dict) -> None:
         )
     for key, value in values.items():
         setattr(stft, key, value)
+    stft._fitted_settings = stft._analysis_settings()
     for key in ("mean_", "scale_"):
         value = fitted.get(key)
         if not stft.standardize:
