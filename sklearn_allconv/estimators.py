@@ -376,7 +376,9 @@ class _AllConvEstimator(NeuralNet):
             # which some of them do not support; sparse matrices go on to
             # check_array, which rejects them.
             X = np.asarray(X)
-        if isinstance(X, (list, tuple)) and len(X) and isinstance(
+        if isinstance(X, np.ndarray) and X.dtype.kind in "US":
+            X = list(X)
+        if isinstance(X, (list, tuple, np.ndarray)) and len(X) and isinstance(
             X[0], (str, bytes, os.PathLike)
         ):
             raise TypeError(
@@ -1099,6 +1101,7 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
             raise ValueError(
                 "SceneClassifier requires y to be passed, but the target y is None."
             )
+        _check_one_label_type(y)
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -1338,7 +1341,31 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
             raise ValueError(
                 "AudioTagger requires y to be passed, but the target y is None."
             )
+        names = None
+        if sp.issparse(y):
+            y = y.toarray()
+        elif type(y).__module__.startswith("pandas") and getattr(y, "ndim", 1) == 2:
+            # A DataFrame indicator matrix: its column labels are the tags, put
+            # in sorted order as for tag names (MultiLabelBinarizer).
+            columns = list(y.columns)
+            y = y.to_numpy()
+            if all(isinstance(name, str) for name in columns):
+                if len(set(columns)) != len(columns):
+                    raise ValueError(
+                        f"y's columns {columns} name a tag twice; give each tag "
+                        "one column."
+                    )
+                order = np.argsort(columns, kind="stable")
+                names, y = np.asarray(columns)[order], y[:, order]
         if isinstance(y, np.ndarray) and y.dtype != object or _is_numeric_rows(y):
+            if not isinstance(y, np.ndarray) and len({len(row) for row in y}) > 1:
+                raise ValueError(
+                    "y holds rows of numbers of different lengths, such as lists "
+                    "of tag ids; AudioTagger takes an (n_clips, n_tags) 0/1 "
+                    "indicator matrix or one list of tag names (strings) per "
+                    "clip. Convert ids with MultiLabelBinarizer().fit_transform(y) "
+                    "or [[str(tag) for tag in row] for row in y]."
+                )
             Y = np.asarray(y)
             if Y.ndim != 2:
                 raise ValueError(
@@ -1351,11 +1378,16 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
                     f"{np.setdiff1d(np.unique(Y), [0, 1])[:5]}."
                 )
             if reset:
-                self.classes_ = np.arange(Y.shape[1])
+                self.classes_ = np.arange(Y.shape[1]) if names is None else names
             elif Y.shape[1] != len(self.classes_):
                 raise ValueError(
                     f"y has {Y.shape[1]} tags; the model was fitted with "
                     f"{len(self.classes_)}."
+                )
+            elif names is not None and list(names) != list(self.classes_):
+                raise ValueError(
+                    f"y's columns are the tags {list(names)}, but the model was "
+                    f"fitted with {list(self.classes_)}."
                 )
         else:
             for index, row in enumerate(y):
@@ -1438,6 +1470,26 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
                 stacklevel=2,
             )
         return 1.0 - equal_error_rate(Y, self.predict_proba(X))
+
+
+def _check_one_label_type(y: Any) -> None:
+    """Refuse labels that mix strings and numbers.
+
+    numpy would turn ``[1, "a"]`` into the strings ``["1", "a"]``, and
+    predictions would come back as strings the user never gave.
+    """
+    if isinstance(y, np.ndarray) and y.dtype != object:
+        return
+    values = np.asarray(y, dtype=object).ravel()
+    strings = [isinstance(value, (str, bytes)) for value in values]
+    if any(strings) and not all(strings):
+        number = values[strings.index(False)]
+        text = values[strings.index(True)]
+        raise ValueError(
+            f"y mixes strings and other labels (e.g. {text!r} and {number!r}); "
+            "a classifier needs labels of one type. Convert them all, e.g. "
+            "[str(label) for label in y]."
+        )
 
 
 def _is_numeric_rows(y: Any) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from functools import cache
 from numbers import Integral, Real
@@ -97,10 +98,15 @@ def _as_clip_sources(X: Any, *, min_samples: int) -> list[Any] | np.ndarray:
             "Expected a sequence of clips or file paths (a list, tuple or array), "
             f"got {type(X).__name__}. Pass a list, e.g. list(clips)."
         )
+    X = _from_pandas(X)
     if isinstance(X, (list, tuple)):
         return list(X)
     if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
         return list(X)
+    if isinstance(X, np.ndarray) and X.dtype.kind in "US" and X.ndim == 1:
+        # An array of file paths, as np.array(paths) or glob results give.
+        return [os.fsdecode(path) if isinstance(path, bytes) else str(path)
+                for path in X]
     if isinstance(X, np.ndarray) and X.ndim == 1:
         # check_array's own message would print every sample of the clip.
         raise ValueError(
@@ -117,6 +123,27 @@ def _as_clip_sources(X: Any, *, min_samples: int) -> list[Any] | np.ndarray:
         ensure_min_features=min_samples,
         input_name="X",
     )
+
+
+def _from_pandas(X: Any) -> Any:
+    """The values of a pandas Series, or of a DataFrame's single column.
+
+    A column of arrays or of file paths becomes a 1-D object array; a numeric
+    DataFrame stays as it is (rows of equal-length clips).
+    """
+    if not type(X).__module__.startswith("pandas"):
+        return X
+    if getattr(X, "ndim", 1) == 2:
+        if all(kind in "iuf" for kind in (dtype.kind for dtype in X.dtypes)):
+            return X
+        if X.shape[1] != 1:
+            raise ValueError(
+                f"X is a DataFrame with {X.shape[1]} columns "
+                f"({', '.join(map(str, list(X.columns)[:5]))}); pass the one "
+                "column that holds the clips or the file paths, e.g. X['path']."
+            )
+        X = X.iloc[:, 0]
+    return X.to_numpy(dtype=object)
 
 
 def _describe(source: Any, index: int) -> str:
@@ -168,6 +195,17 @@ def _as_float_audio(clip: Any, index: int) -> np.ndarray:
         raise ValueError(
             f"Clip {index} has samples of magnitude up to {peak:.3g}, beyond the "
             "float32 range; audio is expected in [-1, 1]. Rescale the clip."
+        )
+    if array.dtype.kind == "f" and 1.0 < peak <= 32768.0 and (
+        np.modf(array)[0] == 0
+    ).all():
+        # One message for all clips, so that Python shows it once.
+        warnings.warn(
+            "Float clips hold whole numbers beyond [-1, 1]: 16-bit PCM stored "
+            "as float? Float audio is expected in [-1, 1]: divide by 32768, or "
+            "pass the samples as int16, which is scaled for you.",
+            UserWarning,
+            stacklevel=2,
         )
     return array.astype(np.float32, copy=False)
 
