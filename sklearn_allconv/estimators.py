@@ -575,6 +575,13 @@ class _AllConvEstimator(NeuralNet):
         A ``KeyboardInterrupt`` that a callback raises at the end of an epoch
         (early stopping) ends training normally; :meth:`fit_loop` tells it
         from a Ctrl-C by this.
+
+        Parameters
+        ----------
+        method_name : str
+            The callback method, e.g. ``"on_epoch_end"``.
+        **cb_kwargs : dict
+            Passed on to the callbacks.
         """
         self._notifying = method_name
         super().notify(method_name, **cb_kwargs)
@@ -588,6 +595,22 @@ class _AllConvEstimator(NeuralNet):
         Sets ``interrupted_``: True when a ``KeyboardInterrupt`` came from the
         user (SIGINT, or raised during an epoch), False when training ran to
         its end or a callback stopped it at the end of an epoch.
+
+        Parameters
+        ----------
+        X : object array of spectrograms
+            Validated training clips.
+        y : ndarray
+            Encoded targets.
+        epochs : int, optional
+            Epochs to train; ``max_epochs`` when None.
+        **fit_params : dict
+            Passed on as in skorch.
+
+        Returns
+        -------
+        self
+            The estimator.
         """
         self.interrupted_ = False
         self._notifying = None
