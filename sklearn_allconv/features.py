@@ -143,6 +143,8 @@ def _from_pandas(X: Any) -> Any:
                 "column that holds the clips or the file paths, e.g. X['path']."
             )
         X = X.iloc[:, 0]
+    if X.dtype.kind in "biuf":
+        return X.to_numpy()  # the samples of one clip: refused as such below
     return X.to_numpy(dtype=object)
 
 

@@ -16,7 +16,9 @@ can run arbitrary code when loaded, so load them only from trusted sources.
 
 from __future__ import annotations
 
+import math
 import os
+import reprlib
 from numbers import Integral, Real
 from typing import Any
 
@@ -443,8 +445,8 @@ def _check_model_param(class_name: str, key: str, value: Any) -> Any:
     problem = check(value)
     if problem:
         raise _InvalidModel(
-            f"the parameter {key!r} of {class_name} is {value!r}; it must be "
-            f"{problem}."
+            f"the parameter {key!r} of {class_name} is {reprlib.repr(value)}; it "
+            f"must be {problem}."
         )
     return value
 
@@ -454,11 +456,10 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_real(value: Any) -> bool:
-    return (
-        isinstance(value, Real)
-        and not isinstance(value, bool)
-        and bool(np.isfinite(value))
-    )
+    # Integers are finite however large (math.isfinite would overflow on them).
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return False
+    return isinstance(value, Integral) or math.isfinite(value)
 
 
 def _int_in(low: int, high: int) -> Any:
@@ -505,13 +506,17 @@ def _random_state(value: Any) -> str | None:
 
 
 def _split(value: Any) -> str | None:
-    if value is None or isinstance(value, GroupValidSplit):
-        if value is None or (
-            _is_real(value.valid_size) and 0 < value.valid_size < 1
-            and isinstance(value.stratified, bool)
-        ):
+    if value is None:
+        return None
+    if isinstance(value, GroupValidSplit) and isinstance(value.stratified, bool):
+        size = value.valid_size
+        # A fraction of the clips, or a number of them (as in ShuffleSplit).
+        if (_is_real(size) and 0 < size < 1) or (_is_int(size) and size >= 1):
             return None
-    return "None or a GroupValidSplit with a valid_size between 0 and 1"
+    return (
+        "None or a GroupValidSplit with a valid_size between 0 and 1 or a "
+        "positive integer"
+    )
 
 
 def _hyperparameter(value: Any) -> str | None:
@@ -636,6 +641,11 @@ def _restore_network(estimator: Any, fitted: dict, weights: dict) -> None:
         )
     if "split_seed_" in fitted:
         estimator.split_seed_ = _field(fitted, "split_seed_", int)
+        if not 0 <= estimator.split_seed_ < 2**31:
+            raise _InvalidModel(
+                f"split_seed_ is {estimator.split_seed_}; it must be from 0 to "
+                "2**31 - 1."
+            )
     history = _field(fitted, "history_", list)
     if len(history) > _MAX_HISTORY_EPOCHS or not all(
         isinstance(row, dict) for row in history

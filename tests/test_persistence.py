@@ -495,6 +495,16 @@ REFUSED_FIELDS = {
         lambda p: _tamper(p, edit_tree=_set_stft_param("sample_rate", 1e12)),
         "'sample_rate' of STFTTransformer",
     ),
+    "sample rate of 10**400": (
+        lambda p: _tamper(p, edit_tree=_set_stft_param("sample_rate", 10**400)),
+        "'sample_rate' of STFTTransformer",
+    ),
+    "split seed out of range": (
+        lambda p: _tamper(
+            p, edit_tree=lambda m: _clf(m)["fitted"].__setitem__("split_seed_", -1)
+        ),
+        "split_seed_ is -1",
+    ),
     "NaN window": (
         lambda p: _tamper(p, edit_tree=_set_stft_param("window_ms", float("nan"))),
         "'window_ms' of STFTTransformer",
