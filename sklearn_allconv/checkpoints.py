@@ -85,7 +85,9 @@ class TrainingCheckpoint(Callback):
         The number of epochs of the history in the checkpoint written last;
         None before the first write.
     interrupted_ : bool
-        Whether the last fit was interrupted in the middle of an epoch.
+        Whether the last fit was interrupted: by a ``KeyboardInterrupt`` in
+        the middle of an epoch, or by Ctrl-C at any point (the estimators'
+        ``interrupted_``).
 
     See Also
     --------
