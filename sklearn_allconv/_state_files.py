@@ -7,13 +7,25 @@ the file's header metadata, where each tensor appears as a reference to its
 name. :func:`read_state_file` rebuilds the tree. Reading parses JSON and raw
 tensor bytes only, so a file from an untrusted source cannot run code; its
 values can still be wrong, and the callers validate them.
+
+The header also records a SHA-256 digest of the tensors (names, dtypes, shapes
+and bytes): a file whose tensor data was damaged after writing, by a flipped
+bit on a disk or a truncated copy, is refused instead of loading with
+slightly different weights. The length of the header is checked before it is
+read, so a file cannot make the reader allocate more than its own size plus
+:data:`MAX_HEADER_BYTES`.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import json
 import os
+import re
 import secrets
+import struct
 from typing import Any
 
 import numpy as np
@@ -21,7 +33,7 @@ import safetensors
 import torch
 from safetensors.torch import save_file
 
-__all__ = ["read_state_file", "write_state_file"]
+__all__ = ["MAX_HEADER_BYTES", "read_state_file", "write_state_file"]
 
 _HEADER_KEY = "sklearn_allconv"
 _FORMAT_VERSION = 1
@@ -29,6 +41,10 @@ _FORMAT_VERSION = 1
 # nothing else stands for that value.
 _TENSOR, _ARRAY, _TUPLE, _ITEMS = "__tensor__", "__ndarray__", "__tuple__", "__items__"
 _MARKERS = {_TENSOR, _ARRAY, _TUPLE, _ITEMS}
+# The largest safetensors header (tensor table and JSON description) read.
+# A model's header is a few kilobytes and a checkpoint's some hundred; a
+# larger one is damaged or made to exhaust memory.
+MAX_HEADER_BYTES = 16 * 2**20
 
 
 def write_state_file(path: str | os.PathLike, tree: Any, *, kind: str) -> None:
@@ -51,28 +67,42 @@ def write_state_file(path: str | os.PathLike, tree: Any, *, kind: str) -> None:
     ------
     TypeError
         If the tree holds a value of another type; the message gives its place.
+    OSError
+        If the file cannot be written (a read-only folder, a full disk); the
+        message names ``path``, and no partial file is left behind.
     """
     tensors: dict[str, torch.Tensor] = {}
+    encoded = _encode(tree, "", tensors)
     header = {
         "kind": kind,
         "format_version": _FORMAT_VERSION,
-        "tree": _encode(tree, "", tensors),
+        "tensor_sha256": _tensor_digest(tensors),
+        "tree": encoded,
     }
     metadata = {_HEADER_KEY: json.dumps(header)}
-    directory, name = os.path.split(os.path.abspath(path))
-    temporary = os.path.join(directory, f".{name}.{secrets.token_hex(8)}.partial")
-    # The file gets the mode any new file of the user gets (0o666 less the
-    # umask), as the kernel gives it to this empty file: safetensors writes
-    # its files with mode 0o600, which would make every model file private.
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-    mode = os.fstat(handle).st_mode & 0o777
-    os.close(handle)
+    name = os.fspath(path)
+    directory, base = os.path.split(os.path.abspath(name))
+    temporary = os.path.join(directory, f".{base}.{secrets.token_hex(8)}.partial")
     try:
-        save_file(tensors, temporary, metadata=metadata)
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
+        # The file gets the mode any new file of the user gets (0o666 less the
+        # umask), as the kernel gives it to this empty file: safetensors
+        # writes its files with mode 0o600, which would make every model file
+        # private.
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        mode = os.fstat(handle).st_mode & 0o777
+        os.close(handle)
+    except OSError as exc:
+        raise _write_error(exc, name) from exc
+    try:
+        try:
+            save_file(tensors, temporary, metadata=metadata)
+            os.chmod(temporary, mode)
+        except (safetensors.SafetensorError, OSError) as exc:
+            raise _write_error(exc, name) from exc
+        os.replace(temporary, name)
     except BaseException:
-        os.unlink(temporary)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
         raise
 
 
@@ -103,6 +133,7 @@ def read_state_file(path: str | os.PathLike, *, kind: str) -> Any:
     if not os.path.isfile(name):
         raise FileNotFoundError(f"{kind.capitalize()} file {name!r} does not exist.")
     problem = f"{name!r} is not a readable sklearn-allconv {kind} file"
+    _check_header_length(name, problem)
     try:
         with safetensors.safe_open(name, framework="pt", device="cpu") as file:
             metadata = file.metadata() or {}
@@ -132,6 +163,12 @@ def read_state_file(path: str | os.PathLike, *, kind: str) -> Any:
             f"version of sklearn-allconv reads version {_FORMAT_VERSION}. "
             "Upgrade sklearn-allconv."
         )
+    if header.get("tensor_sha256") != _tensor_digest(tensors):
+        raise ValueError(
+            f"{problem}: its tensor data does not match the digest in its "
+            "header (field 'tensor_sha256'), so the file was damaged or changed "
+            "after it was written. Copy or download it again."
+        )
     used: set[str] = set()
     try:
         tree = _decode(header["tree"], tensors, used)
@@ -146,6 +183,58 @@ def read_state_file(path: str | os.PathLike, *, kind: str) -> Any:
             f"{unused[:5]}."
         )
     return tree
+
+
+def _write_error(exc: Exception, name: str) -> OSError:
+    """An ``OSError`` naming ``name`` for a failure to write it.
+
+    safetensors reports I/O failures (a full disk, EIO) as its own error type
+    with the OS error number in the text; callers handle every failure to
+    write as an ``OSError``.
+    """
+    if isinstance(exc, OSError) and exc.errno is not None:
+        code = exc.errno
+    else:
+        match = re.search(r"os error (\d+)", str(exc))
+        code = int(match.group(1)) if match else errno.EIO
+    return OSError(
+        code,
+        f"{os.strerror(code)}: nothing was written ({exc}); free space or "
+        "write to another folder",
+        name,
+    )
+
+
+def _check_header_length(name: str, problem: str) -> None:
+    """Refuse a header longer than the file or than :data:`MAX_HEADER_BYTES`.
+
+    safetensors reads the header whole; its length comes first, as 8 bytes.
+    """
+    size = os.path.getsize(name)
+    try:
+        with open(name, "rb") as file:
+            prefix = file.read(8)
+    except OSError as exc:
+        raise ValueError(f"{problem}: {exc}") from exc
+    if len(prefix) < 8:
+        raise ValueError(f"{problem}: it is {size} bytes long, too short for a header.")
+    (length,) = struct.unpack("<Q", prefix)
+    if length > min(MAX_HEADER_BYTES, size - 8):
+        raise ValueError(
+            f"{problem}: its header length field says {length} bytes, more than "
+            f"the file holds or the {MAX_HEADER_BYTES} bytes a header may have. "
+            "The file is damaged or was made to exhaust memory."
+        )
+
+
+def _tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, by name."""
+    digest = hashlib.sha256()
+    for key in sorted(tensors):
+        tensor = tensors[key].detach().contiguous()
+        digest.update(json.dumps([key, str(tensor.dtype), list(tensor.shape)]).encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
 
 
 def _encode(value: Any, place: str, tensors: dict[str, torch.Tensor]) -> Any:

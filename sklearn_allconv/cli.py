@@ -41,12 +41,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        Exit status: 0 on success, 2 for a usage or input error.
+        Exit status: 0 on success, 2 for a usage or input error, 130 when
+        interrupted with Ctrl-C.
     """
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        # The shell convention for a command stopped by SIGINT: 128 + 2.
+        print("Interrupted.", file=sys.stderr)
+        return 130
     except _INPUT_ERRORS as exc:
         if args.debug:
             raise
@@ -525,6 +532,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     paths = [data.paths[i] for i in keep]
     labels = [data.labels[i] for i in keep]
     classes = [str(c) for c in model.classes_]
+    unknown = sorted({label for row in labels for label in row} - set(classes))
+    if unknown:
+        # Dropping their clips would report a score over the rest as if it
+        # were the score on this data.
+        raise ValueError(
+            f"{args.data} holds classes the model does not know: "
+            f"{', '.join(unknown)}. The model knows {', '.join(classes)}; "
+            "evaluate it on data of those classes."
+        )
     proba = model.predict_proba(paths)
     predicted = model[-1]._predict_from_proba(proba)
     skipped = f", {len(notes)} skipped" if notes else ""
@@ -900,8 +916,6 @@ def _add_fit(commands: Any) -> None:
     fit.add_argument("data", help=_DATA_HELP)
     fit.add_argument("model", help="file to write, e.g. model.safetensors")
     fit.add_argument("--multi-label", action="store_true", help="train a tagger")
-    fit.add_argument("--epochs", type=int, default=100, help="maximal epochs (100)")
-    fit.add_argument("--batch-size", type=int, default=96, help="batch size (96)")
     fit.add_argument("--lr", type=float, default=1e-3, help="learning rate (0.001)")
     fit.add_argument(
         "--validation-fraction",
@@ -912,12 +926,18 @@ def _add_fit(commands: Any) -> None:
     )
     fit.add_argument(
         "--patience",
-        type=int,
+        type=_positive_int,
         default=10,
         help="epochs without a better validation loss before training stops (10)",
     )
     fit.add_argument(
-        "--n-filters", type=int, default=None, help="filters per layer (256)"
+        "--epochs", type=_positive_int, default=100, help="maximal epochs (100)"
+    )
+    fit.add_argument(
+        "--batch-size", type=_positive_int, default=96, help="batch size (96)"
+    )
+    fit.add_argument(
+        "--n-filters", type=_positive_int, default=None, help="filters per layer (256)"
     )
     fit.add_argument(
         "--sample-rate",
@@ -1005,6 +1025,17 @@ def _add_threshold(parser: argparse.ArgumentParser) -> None:
         help="tagger only: probability above which a tag is predicted "
         "(default: the model's)",
     )
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: settings that cannot train are refused before any work."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_subset(parser: argparse.ArgumentParser) -> None:

@@ -12,14 +12,18 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import signal
+import threading
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 import torch
 from sklearn.base import ClassifierMixin
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.model_selection import (
     GroupShuffleSplit,
     ShuffleSplit,
@@ -245,6 +249,33 @@ class _AutoDevice:
         obj.__dict__["device"] = value
 
 
+class _SigintWatch:
+    """Note whether SIGINT (Ctrl-C) arrives; its handling stays as it was.
+
+    skorch ends training on any ``KeyboardInterrupt``, and callbacks raise one
+    to stop early: this tells a user's Ctrl-C from such a stop. Signals reach
+    the main thread only, so elsewhere there is nothing to watch.
+    """
+
+    def __enter__(self) -> _SigintWatch:
+        self.fired = False
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            previous = signal.getsignal(signal.SIGINT)
+            if callable(previous):
+                self.previous = previous
+                signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        self.fired = True
+        self.previous(signum, frame)
+
+    def __exit__(self, *exc_info: Any) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGINT, self.previous)
+
+
 class _AllConvEstimator(NeuralNet):
     """Shared machinery of :class:`SceneClassifier` and :class:`AudioTagger`."""
 
@@ -351,7 +382,9 @@ class _AllConvEstimator(NeuralNet):
             # which some of them do not support; sparse matrices go on to
             # check_array, which rejects them.
             X = np.asarray(X)
-        if isinstance(X, (list, tuple)) and len(X) and isinstance(
+        if isinstance(X, np.ndarray) and X.dtype.kind in "US":
+            X = list(X)
+        if isinstance(X, (list, tuple, np.ndarray)) and len(X) and isinstance(
             X[0], (str, bytes, os.PathLike)
         ):
             raise TypeError(
@@ -526,26 +559,73 @@ class _AllConvEstimator(NeuralNet):
     def get_split_datasets(
         self, X: Any, y: Any = None, groups: Any = None, **fit_params: Any
     ) -> tuple[Any, Any]:
-        """Split off the validation data, keeping ``groups`` on one side."""
+        """Split off the validation data, keeping ``groups`` on one side.
+
+        Without ``groups``, the groups given to the running :meth:`fit` are
+        used: they reach the split directly rather than through skorch's fit
+        parameters, which metadata routing would send elsewhere.
+        """
         dataset = self.get_dataset(X, y)
         if not self.train_split:
             return dataset, None
+        if groups is None:
+            groups = getattr(self, "_fit_groups", None)
         kwargs = {} if groups is None else {"groups": np.asarray(groups)}
         if isinstance(self.train_split, GroupValidSplit):
             kwargs["random_state"] = self.split_seed_
         return self.train_split(dataset, y, **kwargs)
 
-    def run_single_epoch(
-        self,
-        iterator: Any,
-        training: bool,
-        prefix: str,
-        step_fn: Any,
-        **fit_params: Any,
-    ) -> None:
-        # ``groups`` is for the split only; it must not reach module.forward.
-        fit_params.pop("groups", None)
-        super().run_single_epoch(iterator, training, prefix, step_fn, **fit_params)
+    def notify(self, method_name: str, **cb_kwargs: Any) -> None:
+        """Call the callbacks' ``method_name``; remember it while it runs.
+
+        A ``KeyboardInterrupt`` that a callback raises at the end of an epoch
+        (early stopping) ends training normally; :meth:`fit_loop` tells it
+        from a Ctrl-C by this.
+
+        Parameters
+        ----------
+        method_name : str
+            The callback method, e.g. ``"on_epoch_end"``.
+        **cb_kwargs : dict
+            Passed on to the callbacks.
+        """
+        self._notifying = method_name
+        super().notify(method_name, **cb_kwargs)
+        self._notifying = None
+
+    def fit_loop(
+        self, X: Any, y: Any = None, epochs: int | None = None, **fit_params: Any
+    ) -> _AllConvEstimator:
+        """Train for ``epochs`` epochs, noting whether Ctrl-C stopped it.
+
+        Sets ``interrupted_``: True when a ``KeyboardInterrupt`` came from the
+        user (SIGINT, or raised during an epoch), False when training ran to
+        its end or a callback stopped it at the end of an epoch.
+
+        Parameters
+        ----------
+        X : object array of spectrograms
+            Validated training clips.
+        y : ndarray
+            Encoded targets.
+        epochs : int, optional
+            Epochs to train; ``max_epochs`` when None.
+        **fit_params : dict
+            Passed on as in skorch.
+
+        Returns
+        -------
+        self
+            The estimator.
+        """
+        self.interrupted_ = False
+        self._notifying = None
+        with _SigintWatch() as watch:
+            try:
+                return super().fit_loop(X, y, epochs=epochs, **fit_params)
+            except KeyboardInterrupt:
+                self.interrupted_ = watch.fired or self._notifying != "on_epoch_end"
+                raise
 
     # -- fitting -----------------------------------------------------------
 
@@ -560,6 +640,25 @@ class _AllConvEstimator(NeuralNet):
                     f"'cuda' or 'cuda:1', got {device!r}."
                 ) from None
             _check_cuda_available(device)
+        if not _is_int(self.max_epochs) or self.max_epochs < 1:
+            raise ValueError(
+                f"max_epochs must be an integer of at least 1, got "
+                f"{self.max_epochs!r}: there is nothing to train otherwise."
+            )
+        if not _is_int(self.batch_size) or not (
+            self.batch_size >= 1 or self.batch_size == -1
+        ):
+            raise ValueError(
+                f"batch_size must be a positive integer or -1 (all clips in one "
+                f"batch), got {self.batch_size!r}."
+            )
+        if not (
+            isinstance(self.lr, Real) and np.isfinite(self.lr) and self.lr > 0
+        ):
+            raise ValueError(
+                f"lr must be a positive finite number, got {self.lr!r}: with it "
+                "the weights would not change or would diverge."
+            )
         if self.short_clips not in ("error", "pad"):
             raise ValueError(
                 f"short_clips must be 'error' or 'pad', got {self.short_clips!r}."
@@ -595,17 +694,29 @@ class _AllConvEstimator(NeuralNet):
                     f"groups has shape {groups.shape}; expected ({len(clips)},), one "
                     "group id per clip."
                 )
-            fit_params["groups"] = groups
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         self.split_seed_ = seed
         devices = [torch.cuda.current_device()] if str(self.device).startswith(
             "cuda"
         ) else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            if reset:
-                self.initialize()
-            super().partial_fit(clips, targets, **fit_params)
+        # The groups go to the internal split (get_split_datasets), not into
+        # skorch's fit parameters: under metadata routing skorch routes those
+        # to the module and to train_split.cv, and the groups would be lost.
+        self._fit_groups = groups
+        try:
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(seed)
+                if reset:
+                    self.initialize()
+                super().partial_fit(clips, targets, **fit_params)
+        finally:
+            del self._fit_groups
+            self.__dict__.pop("_notifying", None)
+        if self.interrupted_:
+            # skorch swallows the KeyboardInterrupt; the callbacks have left the
+            # best weights and a checkpoint. The caller (a cross-validation, a
+            # grid search, the command line) must stop too.
+            raise KeyboardInterrupt
         return self
 
     def fit(
@@ -757,6 +868,10 @@ class _AllConvEstimator(NeuralNet):
         return len(self.classes_)
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
 def _restore_order(outputs: list[Any], order: torch.Tensor) -> Any:
     """Concatenate batch outputs (tensors or tuples of them) computed in the
     order ``order`` and put their rows back in the original order."""
@@ -894,6 +1009,8 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         The trained network.
     history_ : skorch.History
         Losses and learning rates per epoch.
+    interrupted_ : bool
+        Whether the last fit was stopped by Ctrl-C (see Notes).
 
     See Also
     --------
@@ -910,11 +1027,14 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
     ``forward``, ``get_iterator``, ``infer``, ``train_step``, ...), which
     skorch documents: https://skorch.readthedocs.io/en/stable/net.html
 
-    Training can be interrupted with Ctrl-C (a ``KeyboardInterrupt``): ``fit``
-    then returns with the weights of the best epoch so far (by validation
+    Training can be interrupted with Ctrl-C (a ``KeyboardInterrupt``): the
+    estimator is left with the weights of the best epoch so far (by validation
     loss; without a validation split, the weights reached), drops the
-    unfinished epoch from ``history_``, and warns where the last finished
-    epoch is checkpointed. ``set_params(callbacks__checkpoint__resume_from=
+    unfinished epoch from ``history_``, sets ``interrupted_``, warns where the
+    last finished epoch is checkpointed, and ``fit`` raises the
+    ``KeyboardInterrupt`` again, so that a cross-validation, a grid search or
+    a script stops too (skorch's own estimators return from ``fit`` as if
+    training had ended). ``set_params(callbacks__checkpoint__resume_from=
     directory).fit(X, y)`` resumes exactly from there; see
     :class:`~sklearn_allconv.checkpoints.TrainingCheckpoint`.
 
@@ -1015,6 +1135,7 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
             raise ValueError(
                 "SceneClassifier requires y to be passed, but the target y is None."
             )
+        _check_one_label_type(y)
         y = np.asarray(y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
@@ -1162,6 +1283,9 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
         The trained network.
     history_ : skorch.History
         Losses and learning rates per epoch.
+    interrupted_ : bool
+        Whether the last fit was stopped by Ctrl-C; ``fit`` then raises the
+        ``KeyboardInterrupt`` again (see :class:`SceneClassifier`).
 
     See Also
     --------
@@ -1255,7 +1379,31 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
             raise ValueError(
                 "AudioTagger requires y to be passed, but the target y is None."
             )
+        names = None
+        if sp.issparse(y):
+            y = y.toarray()
+        elif type(y).__module__.startswith("pandas") and getattr(y, "ndim", 1) == 2:
+            # A DataFrame indicator matrix: its column labels are the tags, put
+            # in sorted order as for tag names (MultiLabelBinarizer).
+            columns = list(y.columns)
+            y = y.to_numpy()
+            if all(isinstance(name, str) for name in columns):
+                if len(set(columns)) != len(columns):
+                    raise ValueError(
+                        f"y's columns {columns} name a tag twice; give each tag "
+                        "one column."
+                    )
+                order = np.argsort(columns, kind="stable")
+                names, y = np.asarray(columns)[order], y[:, order]
         if isinstance(y, np.ndarray) and y.dtype != object or _is_numeric_rows(y):
+            if not isinstance(y, np.ndarray) and len({len(row) for row in y}) > 1:
+                raise ValueError(
+                    "y holds rows of numbers of different lengths, such as lists "
+                    "of tag ids; AudioTagger takes an (n_clips, n_tags) 0/1 "
+                    "indicator matrix or one list of tag names (strings) per "
+                    "clip. Convert ids with MultiLabelBinarizer().fit_transform(y) "
+                    "or [[str(tag) for tag in row] for row in y]."
+                )
             Y = np.asarray(y)
             if Y.ndim != 2:
                 raise ValueError(
@@ -1268,11 +1416,16 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
                     f"{np.setdiff1d(np.unique(Y), [0, 1])[:5]}."
                 )
             if reset:
-                self.classes_ = np.arange(Y.shape[1])
+                self.classes_ = np.arange(Y.shape[1]) if names is None else names
             elif Y.shape[1] != len(self.classes_):
                 raise ValueError(
                     f"y has {Y.shape[1]} tags; the model was fitted with "
                     f"{len(self.classes_)}."
+                )
+            elif names is not None and list(names) != list(self.classes_):
+                raise ValueError(
+                    f"y's columns are the tags {list(names)}, but the model was "
+                    f"fitted with {list(self.classes_)}."
                 )
         else:
             for index, row in enumerate(y):
@@ -1336,12 +1489,45 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
         -------
         float
             ``1 - equal_error_rate(y, predict_proba(X))``; tags without
-            positives in ``y`` are left out of the mean.
+            positives (or without negatives) in ``y`` are left out of the
+            mean, with an ``UndefinedMetricWarning`` that names them. NaN
+            when every tag is such a tag.
         """
         if sample_weight is not None:
             raise ValueError("AudioTagger.score does not support sample_weight.")
         Y = self._encode_targets(y, len(X), reset=False)
+        positives = Y.sum(axis=0)
+        undefined = np.flatnonzero((positives == 0) | (positives == len(Y)))
+        if undefined.size:
+            names = ", ".join(repr(self.classes_[i]) for i in undefined[:10])
+            warnings.warn(
+                f"The EER of tag(s) {names} is undefined: y has no positives or "
+                "no negatives for them, so they are left out of the score. Score "
+                "on clips where every tag occurs and is absent at least once.",
+                UndefinedMetricWarning,
+                stacklevel=2,
+            )
         return 1.0 - equal_error_rate(Y, self.predict_proba(X))
+
+
+def _check_one_label_type(y: Any) -> None:
+    """Refuse labels that mix strings and numbers.
+
+    numpy would turn ``[1, "a"]`` into the strings ``["1", "a"]``, and
+    predictions would come back as strings the user never gave.
+    """
+    if isinstance(y, np.ndarray) and y.dtype != object:
+        return
+    values = np.asarray(y, dtype=object).ravel()
+    strings = [isinstance(value, (str, bytes)) for value in values]
+    if any(strings) and not all(strings):
+        number = values[strings.index(False)]
+        text = values[strings.index(True)]
+        raise ValueError(
+            f"y mixes strings and other labels (e.g. {text!r} and {number!r}); "
+            "a classifier needs labels of one type. Convert them all, e.g. "
+            "[str(label) for label in y]."
+        )
 
 
 def _is_numeric_rows(y: Any) -> bool:

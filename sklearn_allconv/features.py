@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from functools import cache
 from numbers import Integral, Real
@@ -63,6 +64,12 @@ def stft_geometry(
     return n_fft, hop_length, n_fft // 2 + 1
 
 
+# The parameters that define the features; the others (n_jobs, memory,
+# verbose) only change how they are computed.
+_ANALYSIS_PARAMS = (
+    "sample_rate", "window_ms", "hop_ms", "standardize", "channel", "resample",
+)
+
 # Frames per block of the STFT and of the statistics: temporaries of about a
 # megabyte at 44.1 kHz, which stay in the CPU caches.
 _BLOCK_FRAMES = 256
@@ -91,10 +98,15 @@ def _as_clip_sources(X: Any, *, min_samples: int) -> list[Any] | np.ndarray:
             "Expected a sequence of clips or file paths (a list, tuple or array), "
             f"got {type(X).__name__}. Pass a list, e.g. list(clips)."
         )
+    X = _from_pandas(X)
     if isinstance(X, (list, tuple)):
         return list(X)
     if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
         return list(X)
+    if isinstance(X, np.ndarray) and X.dtype.kind in "US" and X.ndim == 1:
+        # An array of file paths, as np.array(paths) or glob results give.
+        return [os.fsdecode(path) if isinstance(path, bytes) else str(path)
+                for path in X]
     if isinstance(X, np.ndarray) and X.ndim == 1:
         # check_array's own message would print every sample of the clip.
         raise ValueError(
@@ -111,6 +123,29 @@ def _as_clip_sources(X: Any, *, min_samples: int) -> list[Any] | np.ndarray:
         ensure_min_features=min_samples,
         input_name="X",
     )
+
+
+def _from_pandas(X: Any) -> Any:
+    """The values of a pandas Series, or of a DataFrame's single column.
+
+    A column of arrays or of file paths becomes a 1-D object array; a numeric
+    DataFrame stays as it is (rows of equal-length clips).
+    """
+    if not type(X).__module__.startswith("pandas"):
+        return X
+    if getattr(X, "ndim", 1) == 2:
+        if all(kind in "iuf" for kind in (dtype.kind for dtype in X.dtypes)):
+            return X
+        if X.shape[1] != 1:
+            raise ValueError(
+                f"X is a DataFrame with {X.shape[1]} columns "
+                f"({', '.join(map(str, list(X.columns)[:5]))}); pass the one "
+                "column that holds the clips or the file paths, e.g. X['path']."
+            )
+        X = X.iloc[:, 0]
+    if X.dtype.kind in "biuf":
+        return X.to_numpy()  # the samples of one clip: refused as such below
+    return X.to_numpy(dtype=object)
 
 
 def _describe(source: Any, index: int) -> str:
@@ -162,6 +197,17 @@ def _as_float_audio(clip: Any, index: int) -> np.ndarray:
         raise ValueError(
             f"Clip {index} has samples of magnitude up to {peak:.3g}, beyond the "
             "float32 range; audio is expected in [-1, 1]. Rescale the clip."
+        )
+    if array.dtype.kind == "f" and 1.0 < peak <= 32768.0 and (
+        np.modf(array)[0] == 0
+    ).all():
+        # One message for all clips, so that Python shows it once.
+        warnings.warn(
+            "Float clips hold whole numbers beyond [-1, 1]: 16-bit PCM stored "
+            "as float? Float audio is expected in [-1, 1]: divide by 32768, or "
+            "pass the samples as int16, which is scaled for you.",
+            UserWarning,
+            stacklevel=2,
         )
     return array.astype(np.float32, copy=False)
 
@@ -401,6 +447,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
             (n_clips, frames, bins).
         """
         check_is_fitted(self, "n_fft_")
+        self._check_settings_unchanged()
         sources = _as_clip_sources(X, min_samples=self.n_fft_)
         self._check_not_empty(sources)
         features = self._empty_output(sources)
@@ -414,9 +461,35 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         self.n_fft_, self.hop_length_, self.n_bins_ = stft_geometry(
             self.sample_rate, window_ms=self.window_ms, hop_ms=self.hop_ms
         )
+        self._fitted_settings = self._analysis_settings()
         sources = _as_clip_sources(X, min_samples=self.n_fft_)
         self._check_not_empty(sources)
         return sources
+
+    def _analysis_settings(self) -> dict[str, Any]:
+        """The parameters that decide what a spectrogram is (not how fast)."""
+        return {name: getattr(self, name) for name in _ANALYSIS_PARAMS}
+
+    def _check_settings_unchanged(self) -> None:
+        """Refuse to transform with settings other than those fitted.
+
+        The statistics, and the network trained on the output, belong to the
+        fitted window, hop, rate and channel: analysing with changed ones
+        would give features that silently mean something else.
+        """
+        fitted, now = self._fitted_settings, self._analysis_settings()
+        changed = [
+            f"{name} from {fitted[name]!r} to {now[name]!r}"
+            for name in _ANALYSIS_PARAMS
+            if fitted[name] != now[name]
+        ]
+        if changed:
+            raise ValueError(
+                f"STFTTransformer's parameters changed after fit "
+                f"({', '.join(changed)}); its statistics and any model trained on "
+                "its output belong to the fitted settings. Fit it again, or set "
+                "the parameters back."
+            )
 
     def _empty_output(self, sources: list[Any] | np.ndarray) -> np.ndarray:
         """An object array for a sequence of clips; a 3-D array for an array."""
@@ -655,14 +728,7 @@ def _read_file(
             f"Audio file {name!r} is not a regular file (a directory, a pipe "
             "or a device); pass the paths of the audio files themselves."
         )
-    try:
-        audio, rate = soundfile.read(name, dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
-        raise ValueError(
-            f"Audio file {name!r} could not be read: {exc}. Check that it is a "
-            "complete audio file in a format libsndfile supports (WAV, FLAC, "
-            "OGG, ...)."
-        ) from exc
+    audio, rate = _read_samples(name)
     audio = audio.T
     if audio.shape[1] == 0:
         raise ValueError(f"Audio file {name!r} is empty (0 samples).")
@@ -686,3 +752,63 @@ def _read_file(
             dtype=np.float32,
         )
     return audio
+
+
+def _read_samples(name: str) -> tuple[np.ndarray, int]:
+    """Samples (frames x channels, float32) and rate of an audio file.
+
+    A file that holds fewer frames than its header promises (a truncated
+    download or copy) is refused, naming both lengths.
+    """
+    declared = None
+    try:
+        with soundfile.SoundFile(name) as file:
+            rate = file.samplerate
+            declared = _declared_frames(name, file)
+            audio = file.read(dtype="float32", always_2d=True)
+    except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
+        promise = (
+            "" if declared is None else f" (its header promises {declared} frames)"
+        )
+        raise ValueError(
+            f"Audio file {name!r} could not be read{promise}: {exc}. Check that "
+            "it is a complete audio file in a format libsndfile supports (WAV, "
+            "FLAC, OGG, ...)."
+        ) from exc
+    if declared is not None and audio.shape[0] < declared:
+        raise ValueError(
+            f"Audio file {name!r} is truncated: its header promises {declared} "
+            f"frames but it holds {audio.shape[0]}. Download or copy it again."
+        )
+    return audio, rate
+
+
+def _declared_frames(name: str, file: soundfile.SoundFile) -> int | None:
+    """The number of frames the file's header promises, where it says.
+
+    libsndfile trims the frame count of a WAV file to the data present, so
+    for WAV the size of the ``data`` chunk is read from the header itself.
+    None where the header does not say (a streamed WAV, an OGG file).
+    """
+    if file.format not in ("WAV", "WAVEX"):
+        return file.frames if file.format == "FLAC" else None
+    with open(name, "rb") as raw:
+        header = raw.read(12)
+        if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return None
+        block_align = None
+        while chunk := raw.read(8):
+            if len(chunk) < 8:
+                return None
+            kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if kind == b"fmt ":
+                block_align = int.from_bytes(raw.read(16)[12:14], "little")
+                raw.seek(size - 16 + size % 2, os.SEEK_CUR)
+            elif kind == b"data":
+                # Writers that stream put 0 or 0xFFFFFFFF before the size is known.
+                if not block_align or size in (0, 0xFFFFFFFF):
+                    return None
+                return size // block_align
+            else:
+                raw.seek(size + size % 2, os.SEEK_CUR)
+    return None

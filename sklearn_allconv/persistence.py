@@ -16,7 +16,9 @@ can run arbitrary code when loaded, so load them only from trusted sources.
 
 from __future__ import annotations
 
+import math
 import os
+import reprlib
 from numbers import Integral, Real
 from typing import Any
 
@@ -61,6 +63,28 @@ _ALLOWED_OBJECTS: dict[str, Any] = {
 _OBJECT, _INSTANCE = "__object__", "__instance__"
 _SPLIT_PARAMS = {"valid_size", "stratified", "random_state"}
 _FITTED_STFT = ("n_fft_", "hop_length_", "n_bins_", "n_frames_seen_")
+# Bounds of what a file may describe: generous for any real model, small
+# enough that nothing built from them (a window, a network on the meta device,
+# an array of class names) can exhaust memory or time.
+_MAX_SAMPLE_RATE = 1_536_000
+_MAX_WINDOW_MS = 10_000.0
+_MAX_CLASSES = 100_000
+_MAX_LABEL_CHARS = 1_000
+_MAX_BINS = 2**16
+_MAX_HISTORY_EPOCHS = 100_000
+# Run-time parameters: how and where a model runs, not what it has learned.
+# A file never sets them (a shared file could otherwise name a cache folder
+# whose pickles joblib loads, or start thousands of threads or worker
+# processes); a loaded model has the library's defaults and the user sets
+# them after loading. Files written by earlier versions list them: ignored.
+_RUN_TIME_PARAMS = {
+    "STFTTransformer": {"n_jobs", "memory", "verbose"},
+    "network": {
+        "device", "callbacks", "verbose", "iterator_train", "iterator_valid",
+        "dataset", "compile", "use_caching", "torch_load_kwargs",
+    },
+}
+_RUN_TIME_PREFIXES = ("callbacks__", "iterator_train__", "iterator_valid__")
 
 
 def save_model(model: Any, path: str | os.PathLike) -> None:
@@ -219,7 +243,7 @@ def _describe_estimator(estimator: Any) -> dict[str, Any]:
         key: _describe_param(name, key, value)
         for key, value in estimator.get_params(deep=False).items()
         # skorch lists some private bookkeeping among its parameters.
-        if not key.startswith("_")
+        if not key.startswith("_") and not _is_run_time(name, key)
     }
     if isinstance(estimator, STFTTransformer):
         check_is_fitted(estimator, "n_fft_")
@@ -250,6 +274,13 @@ def _describe_estimator(estimator: Any) -> dict[str, Any]:
         "fitted": fitted,
         "weights": dict(estimator.module_.state_dict()),
     }
+
+
+def _is_run_time(class_name: str, key: str) -> bool:
+    group = "STFTTransformer" if class_name == "STFTTransformer" else "network"
+    return key in _RUN_TIME_PARAMS[group] or (
+        group == "network" and key.startswith(_RUN_TIME_PREFIXES)
+    )
 
 
 def _describe_param(owner: str, key: str, value: Any) -> Any:
@@ -336,10 +367,11 @@ def _build_estimator(description: dict, device: str) -> Any:
             f"a model file may hold ({', '.join(sorted(_CLASSES))})."
         )
     cls = _CLASSES[class_name]
-    params = {
-        key: _restore_param(value)
-        for key, value in _field(description, "params", dict).items()
-    }
+    params = {}
+    for key, value in _field(description, "params", dict).items():
+        if _is_run_time(class_name, key):
+            continue
+        params[key] = _check_model_param(class_name, key, _restore_param(value))
     if cls is not STFTTransformer:
         params["device"] = device
     # Pass only what differs from the defaults, so that the loaded model's repr
@@ -394,6 +426,159 @@ def _restore_param(value: Any) -> Any:
     return {key: _restore_param(item) for key, item in value.items()}
 
 
+def _check_model_param(class_name: str, key: str, value: Any) -> Any:
+    """Return ``value`` if it is a valid model parameter ``key``, else refuse."""
+    table = _STFT_PARAMS if class_name == "STFTTransformer" else _NETWORK_PARAMS
+    check = table.get(key)
+    if check is None and class_name != "STFTTransformer":
+        prefix = key.split("__")[0] + "__"
+        check = _NETWORK_PREFIXED.get(prefix) if "__" in key else None
+    if check is None:
+        raise _InvalidModel(
+            f"the parameter {key!r} of {class_name} is not one a model file may "
+            "set: a file holds only the model's own parameters (architecture, "
+            "feature settings, training recipe); run-time ones such as n_jobs, "
+            "memory, device or callbacks are set after loading."
+        )
+    problem = check(value)
+    if problem:
+        raise _InvalidModel(
+            f"the parameter {key!r} of {class_name} is {reprlib.repr(value)}; it "
+            f"must be {problem}."
+        )
+    return value
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _is_real(value: Any) -> bool:
+    # Integers are finite however large (math.isfinite would overflow on them).
+    if isinstance(value, bool) or not isinstance(value, Real):
+        return False
+    return isinstance(value, Integral) or math.isfinite(value)
+
+
+def _int_in(low: int, high: int) -> Any:
+    def check(value: Any) -> str | None:
+        if _is_int(value) and low <= value <= high:
+            return None
+        return f"an integer from {low} to {high}"
+
+    return check
+
+
+def _real_in(low: float, high: float, *, low_open: bool = False) -> Any:
+    def check(value: Any) -> str | None:
+        if _is_real(value) and (low < value if low_open else low <= value) and (
+            value <= high
+        ):
+            return None
+        return f"a finite number in {'(' if low_open else '['}{low}, {high}]"
+
+    return check
+
+
+def _one_of(*choices: Any) -> Any:
+    def check(value: Any) -> str | None:
+        if any(value is c or (type(value) is type(c) and value == c)
+               for c in choices):
+            return None
+        return f"one of {', '.join(map(repr, choices))}"
+
+    return check
+
+
+def _objects(*names: str) -> Any:
+    allowed = [_ALLOWED_OBJECTS[name] for name in names]
+    return lambda value: (
+        None if any(value is obj for obj in allowed) else f"one of {', '.join(names)}"
+    )
+
+
+def _random_state(value: Any) -> str | None:
+    if value is None or (_is_int(value) and 0 <= value < 2**32):
+        return None
+    return "None or an integer from 0 to 2**32 - 1"
+
+
+def _split(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, GroupValidSplit) and isinstance(value.stratified, bool):
+        size = value.valid_size
+        # A fraction of the clips, or a number of them (as in ShuffleSplit).
+        if (_is_real(size) and 0 < size < 1) or (_is_int(size) and size >= 1):
+            return None
+    return (
+        "None or a GroupValidSplit with a valid_size between 0 and 1 or a "
+        "positive integer"
+    )
+
+
+def _hyperparameter(value: Any) -> str | None:
+    """Optimizer and loss arguments: numbers, flags, short strings, pairs."""
+    if value is None or isinstance(value, bool) or _is_real(value):
+        return None
+    if isinstance(value, str) and len(value) <= 64:
+        return None
+    if isinstance(value, (list, tuple)) and len(value) <= 4 and all(
+        _is_real(item) for item in value
+    ):
+        return None
+    return "a number, a flag, a short string or up to 4 numbers"
+
+
+_BOOL = _one_of(True, False)
+_STFT_PARAMS = {
+    "sample_rate": _real_in(0, _MAX_SAMPLE_RATE, low_open=True),
+    "window_ms": _real_in(0, _MAX_WINDOW_MS, low_open=True),
+    "hop_ms": _real_in(0, _MAX_WINDOW_MS, low_open=True),
+    "standardize": _BOOL,
+    "channel": lambda value: (
+        None if value == "mean" or (_is_int(value) and -64 <= value < 64)
+        else "'mean' or a channel index from -64 to 63"
+    ),
+    "resample": _BOOL,
+}
+_NETWORK_PARAMS = {
+    "module": _objects("sklearn_allconv.AllConvNet"),
+    "criterion": _objects("torch.nn.CrossEntropyLoss", "torch.nn.BCEWithLogitsLoss"),
+    "optimizer": _objects(
+        "torch.optim.Adam", "torch.optim.AdamW", "torch.optim.SGD",
+        "torch.optim.RMSprop",
+    ),
+    "lr": _real_in(0, 1e3, low_open=True),
+    "max_epochs": _int_in(1, 10**6),
+    "batch_size": lambda value: (
+        None if _is_int(value) and (value == -1 or 1 <= value <= 2**20)
+        else "-1 or an integer from 1 to 2**20"
+    ),
+    "train_split": _split,
+    "predict_nonlinearity": lambda value: (
+        None if value in ("auto", None) or value is _sigmoid
+        else "'auto', None or sklearn_allconv.sigmoid"
+    ),
+    "warm_start": _BOOL,
+    "short_clips": _one_of("error", "pad"),
+    "bucketing": _BOOL,
+    "precision": _one_of("float32", "bfloat16"),
+    "random_state": _random_state,
+    "random_crop": _BOOL,
+    "threshold": _real_in(0.0, 1.0),
+    "module__n_filters": _int_in(1, 2**16),
+    "module__n_strided_layers": _int_in(0, 64),
+    "module__kernel_size": _int_in(1, 2**12),
+    "module__stride": _int_in(1, 2**12),
+    "module__pooling": _one_of("mean", "max"),
+    "module__n_bins": _int_in(1, _MAX_BINS),
+    "module__n_outputs": _int_in(1, _MAX_CLASSES),
+}
+# Arguments of the optimizer and the loss: plain numbers, used only by fit.
+_NETWORK_PREFIXED = {"optimizer__": _hyperparameter, "criterion__": _hyperparameter}
+
+
 def _same_value(value: Any, default: Any) -> bool:
     if isinstance(value, GroupValidSplit) or isinstance(default, GroupValidSplit):
         return repr(value) == repr(default)
@@ -418,6 +603,7 @@ def _restore_stft(stft: STFTTransformer, fitted: dict) -> None:
         )
     for key, value in values.items():
         setattr(stft, key, value)
+    stft._fitted_settings = stft._analysis_settings()
     for key in ("mean_", "scale_"):
         value = fitted.get(key)
         if not stft.standardize:
@@ -440,27 +626,31 @@ def _restore_stft(stft: STFTTransformer, fitted: dict) -> None:
 
 
 def _restore_network(estimator: Any, fitted: dict, weights: dict) -> None:
-    classes = _field(fitted, "classes_", dict)
-    dtype, values = _field(classes, "dtype", str), _field(classes, "values", list)
-    if dtype[1:2] not in ("U", "i", "u", "b") or not values:
-        raise _InvalidModel(f"classes_ has the dtype {dtype!r} or is empty.")
-    try:
-        estimator.classes_ = np.asarray(values, dtype=np.dtype(dtype))
-    except (TypeError, ValueError) as exc:
-        raise _InvalidModel(f"classes_ does not fit its dtype: {exc}") from None
+    estimator.classes_ = _restore_classes(_field(fitted, "classes_", dict))
     if estimator.classes_.ndim != 1 or not (
         np.unique(estimator.classes_).shape == estimator.classes_.shape
         and (np.sort(estimator.classes_) == estimator.classes_).all()
     ):
         raise _InvalidModel("classes_ must be a sorted list of distinct labels.")
     estimator.n_bins_ = _field(fitted, "n_bins_", int)
-    if estimator.n_bins_ < 1:
-        raise _InvalidModel("n_bins_ must be positive.")
+    if not 1 <= estimator.n_bins_ <= _MAX_BINS:
+        raise _InvalidModel(
+            f"n_bins_ is {estimator.n_bins_}; it must be from 1 to {_MAX_BINS}."
+        )
     if "split_seed_" in fitted:
         estimator.split_seed_ = _field(fitted, "split_seed_", int)
+        if not 0 <= estimator.split_seed_ < 2**31:
+            raise _InvalidModel(
+                f"split_seed_ is {estimator.split_seed_}; it must be from 0 to "
+                "2**31 - 1."
+            )
     history = _field(fitted, "history_", list)
-    if not all(isinstance(row, dict) for row in history):
-        raise _InvalidModel("history_ must be a list of dicts.")
+    if len(history) > _MAX_HISTORY_EPOCHS or not all(
+        isinstance(row, dict) for row in history
+    ):
+        raise _InvalidModel(
+            f"history_ must be a list of at most {_MAX_HISTORY_EPOCHS} dicts."
+        )
     _check_weights(estimator, weights)
     # initialize() draws fresh weights; the global random state stays as it was.
     with torch.random.fork_rng(devices=[]):
@@ -473,6 +663,48 @@ def _restore_network(estimator: Any, fitted: dict, weights: dict) -> None:
             ) from None
     estimator.module_.load_state_dict(weights)
     estimator.history_ = History(history)
+
+
+def _restore_classes(classes: dict) -> np.ndarray:
+    """``classes_`` from its values, with the dtype they need and no wider.
+
+    The dtype is checked before anything is allocated: a file could declare
+    strings of 10**8 characters (``<U100000000``) for a handful of labels.
+    """
+    dtype, values = _field(classes, "dtype", str), _field(classes, "values", list)
+    if not 1 <= len(values) <= _MAX_CLASSES:
+        raise _InvalidModel(
+            f"classes_ has {len(values)} values; it must have 1 to {_MAX_CLASSES}."
+        )
+    try:
+        declared = np.dtype(dtype)
+    except (TypeError, ValueError):
+        raise _InvalidModel(f"classes_ has the dtype {dtype!r}.") from None
+    if declared.kind == "U":
+        if not all(isinstance(value, str) for value in values):
+            raise _InvalidModel("classes_ has dtype U but holds non-strings.")
+        longest = max(len(value) for value in values)
+        if longest > _MAX_LABEL_CHARS or declared != np.dtype(f"<U{max(longest, 1)}"):
+            raise _InvalidModel(
+                f"classes_ has the dtype {dtype!r}, but its longest label has "
+                f"{longest} characters (at most {_MAX_LABEL_CHARS} are allowed)."
+            )
+    elif declared.kind in "iub" and declared.itemsize <= 8:
+        kind = bool if declared.kind == "b" else Integral
+        if not all(
+            isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+            for value in values
+        ):
+            raise _InvalidModel(f"classes_ has dtype {dtype!r} but other values.")
+    else:
+        raise _InvalidModel(
+            f"classes_ has the dtype {dtype!r}; only strings, integers and "
+            "booleans are labels."
+        )
+    try:
+        return np.asarray(values, dtype=declared)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise _InvalidModel(f"classes_ does not fit its dtype: {exc}") from None
 
 
 def _check_weights(estimator: Any, weights: dict) -> None:

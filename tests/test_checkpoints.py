@@ -2,19 +2,33 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import pickle
+import re
+import signal
+import subprocess
+import sys
 import tempfile
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 import torch
 from joblib import parallel_config
+from safetensors import SafetensorError
 from sklearn.model_selection import KFold, cross_validate
 from skorch.callbacks import Callback
 
-from sklearn_allconv import AudioTagger, SceneClassifier, load_model
+from sklearn_allconv import (
+    AudioTagger,
+    SceneClassifier,
+    _state_files,
+    load_model,
+    save_model,
+)
 from sklearn_allconv._state_files import read_state_file
 from sklearn_allconv.checkpoints import CHECKPOINT_FILE
 
@@ -69,8 +83,13 @@ def _interrupted(estimator_class, X, y, *, epoch=5, batch=2, **params):
     estimator = estimator_class(
         **{**PARAMS, **params}, callbacks=[("interrupt", _InterruptAt(epoch, batch))]
     )
-    with pytest.warns(UserWarning, match=f"interrupted during epoch {epoch}"):
-        return estimator.fit(X, y)
+    with (
+        pytest.warns(UserWarning, match=f"interrupted during epoch {epoch}"),
+        pytest.raises(KeyboardInterrupt),
+    ):
+        estimator.fit(X, y)
+    assert estimator.interrupted_
+    return estimator
 
 
 def _crashed(estimator_class, X, y, *, epoch=5, batch=2):
@@ -134,7 +153,10 @@ def test_resumed_fit_interrupted_again_before_an_epoch_ends_resumes_exactly():
         callbacks=[("interrupt", _InterruptAt(3, 2))],
         callbacks__checkpoint__resume_from=_checkpoint(first).dirname_,
     )
-    with pytest.warns(UserWarning, match="Epoch 2 is checkpointed"):
+    with (
+        pytest.warns(UserWarning, match="Epoch 2 is checkpointed"),
+        pytest.raises(KeyboardInterrupt),
+    ):
         second.fit(X, y)
     resumed = SceneClassifier(
         **PARAMS, callbacks__checkpoint__resume_from=_checkpoint(second).dirname_
@@ -254,3 +276,251 @@ def test_checkpoints_can_be_switched_off():
         clf = SceneClassifier(**{**PARAMS, "max_epochs": 1},
                               callbacks__checkpoint=None).fit(X, y)
     assert "checkpoint" not in dict(clf.callbacks_)
+
+
+# -- Ctrl-C stops what the user is running -------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Trains until SIGINT, printing "ready" once training is under way; prints
+# "scores" if the run returns and exits with 3 on a KeyboardInterrupt.
+_SIGINT_SCRIPT = """
+import sys
+import numpy as np
+import torch
+from skorch.callbacks import Callback
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn_allconv import SceneClassifier
+
+torch.set_num_threads(1)
+
+
+class Ready(Callback):
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == 2:
+            print("ready", flush=True)
+
+
+rng = np.random.default_rng(0)
+X = np.empty(24, dtype=object)
+for i in range(24):
+    X[i] = rng.standard_normal((20, 4)).astype(np.float32)
+y = np.array(["a", "b", "c"] * 8)
+clf = SceneClassifier(max_epochs=400, batch_size=8, module__n_filters=4,
+                      random_state=0, callbacks=[("ready", Ready())],
+                      callbacks__early_stopping=None)
+cv = KFold(3)
+try:
+    if sys.argv[1] == "cross_val_score":
+        result = cross_val_score(clf, X, y, cv=cv)
+    else:
+        result = GridSearchCV(clf, {"lr": [1e-3, 1e-2]}, cv=cv).fit(X, y)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(3)
+print("scores", result, flush=True)
+"""
+
+
+def _interrupt_when_ready(command, *, ready, env=None):
+    """Run ``command``, send SIGINT once it prints ``ready``; its output."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path]),
+        "PYTHONUNBUFFERED": "1",
+        **(env or {}),
+    }
+    process = subprocess.Popen(
+        command, cwd=REPO, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )
+    lines = []
+    try:
+        for line in process.stdout:
+            lines.append(line)
+            if re.search(ready, line):
+                process.send_signal(signal.SIGINT)
+                break
+        lines.extend(process.stdout)
+        process.wait(timeout=120)
+    finally:
+        process.kill()
+    return process.returncode, "".join(lines)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("runner", ["cross_val_score", "GridSearchCV"])
+def test_ctrl_c_stops_a_cross_validation_instead_of_one_fold(runner):
+    code, output = _interrupt_when_ready(
+        [sys.executable, "-c", _SIGINT_SCRIPT, runner], ready="^ready"
+    )
+    assert code == 3, output
+    assert "scores" not in output
+    assert "Training was interrupted" in output  # the warning naming the checkpoint
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_the_command_line_with_exit_code_130(tmp_path):
+    rng = np.random.default_rng(0)
+    for label in ("low", "high"):
+        for i in range(6):
+            path = tmp_path / "data" / label / f"{i}.wav"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            soundfile.write(path, rng.standard_normal(4000).astype(np.float32), 8000)
+    command = [
+        sys.executable, "-m", "sklearn_allconv", "fit", str(tmp_path / "data"),
+        str(tmp_path / "model.safetensors"), "--epochs", "1000", "--n-filters",
+        "4", "--batch-size", "4", "--device", "cpu", "-v",
+    ]
+    # -v prints skorch's table: a row per epoch, starting with its number.
+    code, output = _interrupt_when_ready(
+        command, ready=r"^\s+2\s", env={"TMPDIR": str(tmp_path)}
+    )
+    assert code == 130, output
+    assert "Interrupted." in output
+    assert not (tmp_path / "model.safetensors").exists()
+
+
+class _SigintAtEpochEnd(Callback):
+    """Deliver SIGINT to this process at the end of epoch ``epoch``."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def on_epoch_end(self, net, **kwargs):
+        if len(net.history) == self.epoch:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_ctrl_c_at_the_end_of_an_epoch_keeps_its_checkpoint():
+    X, y = _scenes()
+    clf = SceneClassifier(
+        **PARAMS, callbacks=[("sigint", _SigintAtEpochEnd(3))],
+        callbacks__checkpoint__min_interval_s=3600,
+    )
+    with (
+        pytest.warns(UserWarning, match="interrupted after epoch 3"),
+        pytest.raises(KeyboardInterrupt),
+    ):
+        clf.fit(X, y)
+    checkpoint = _checkpoint(clf)
+    assert clf.interrupted_ and checkpoint.interrupted_
+    assert len(clf.history_) == 3
+    assert checkpoint.saved_epochs_ == 3
+    assert os.path.isfile(os.path.join(checkpoint.dirname_, CHECKPOINT_FILE))
+
+
+def test_early_stopping_is_not_mistaken_for_ctrl_c():
+    X, y = _scenes()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = SceneClassifier(
+            **{**PARAMS, "max_epochs": 50, "callbacks__early_stopping__patience": 1}
+        ).fit(X, y)
+    assert len(clf.history_) < 50  # early stopping ended it
+    assert not clf.interrupted_
+    assert _checkpoint(clf).dirname_ is None or not os.path.exists(
+        _checkpoint(clf).dirname_
+    )
+
+
+# -- faults during training ------------------------------------------------------
+
+
+def _failing_save_file(error):
+    """A safetensors writer that writes part of the file, then fails."""
+
+    def save_file(tensors, filename, metadata=None):
+        with open(filename, "wb") as file:
+            file.write(b"\0" * 100)
+        raise error
+
+    return save_file
+
+
+_ENOSPC_MESSAGE = (
+    "Error while serializing: I/O error: No space left on device (os error 28)"
+)
+WRITE_FAULTS = {
+    "full disk (safetensors)": (SafetensorError(_ENOSPC_MESSAGE), errno.ENOSPC),
+    "full disk (OS)": (OSError(errno.ENOSPC, "No space left on device"), errno.ENOSPC),
+    "I/O error (safetensors)": (
+        SafetensorError("Error while serializing: I/O error: (os error 5)"), errno.EIO
+    ),
+    "quota exceeded (OS)": (OSError(errno.EDQUOT, "Disk quota exceeded"), errno.EDQUOT),
+}
+
+
+@pytest.mark.parametrize("fault", WRITE_FAULTS, ids=list(WRITE_FAULTS))
+def test_a_failing_checkpoint_write_warns_once_and_training_goes_on(
+    tmp_path, monkeypatch, fault
+):
+    error, _ = WRITE_FAULTS[fault]
+    monkeypatch.setattr(_state_files, "save_file", _failing_save_file(error))
+    X, y = _scenes()
+    clf = SceneClassifier(
+        **{**PARAMS, "max_epochs": 3}, callbacks__checkpoint__dirname=tmp_path,
+        callbacks__checkpoint__min_interval_s=0,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.fit(X, y)
+    messages = [str(w.message) for w in caught if "checkpoint" in str(w.message)]
+    assert len(messages) == 1 and "training goes on without checkpoints" in messages[0]
+    assert len(clf.history_) == 3
+    assert not list(tmp_path.rglob("*.partial"))
+
+
+@pytest.mark.parametrize("fault", WRITE_FAULTS, ids=list(WRITE_FAULTS))
+def test_save_model_on_a_failing_disk_raises_an_os_error_naming_the_file(
+    tmp_path, monkeypatch, fault
+):
+    error, code = WRITE_FAULTS[fault]
+    X, y = _scenes()
+    clf = SceneClassifier(**{**PARAMS, "max_epochs": 1}).fit(X, y)
+    path = tmp_path / "scenes.safetensors"
+    monkeypatch.setattr(_state_files, "save_file", _failing_save_file(error))
+    with pytest.raises(OSError) as raised:
+        save_model(clf, path)
+    assert raised.value.errno == code
+    assert str(path) in str(raised.value)
+    assert os.listdir(tmp_path) == []  # neither the file nor a partial one
+
+
+def _change_frame(X, y, clip, frame):
+    X = X.copy()
+    X[clip] = X[clip].copy()
+    X[clip][frame, 0] += 1e-3
+    return X, y
+
+
+OTHER_DATA = {
+    "a frame off the old stride": lambda X, y: _change_frame(X, y, 7, 1),
+    "the last frame of a clip": lambda X, y: _change_frame(X, y, 0, -1),
+    "two clips swapped": lambda X, y: (X[[1, 0, *range(2, len(X))]], y),
+    "one label changed": lambda X, y: (X, np.where(np.arange(len(y)) == 3, "b", y)),
+}
+
+
+@pytest.mark.parametrize("change", OTHER_DATA, ids=list(OTHER_DATA))
+def test_resuming_on_slightly_different_data_is_refused(change):
+    X, y = _scenes()
+    directory = _checkpoint(_interrupted(SceneClassifier, X, y)).dirname_
+    other_X, other_y = OTHER_DATA[change](X, y)
+    with pytest.raises(ValueError, match="written for other training data"):
+        SceneClassifier(**PARAMS, callbacks__checkpoint__resume_from=directory).fit(
+            other_X, other_y
+        )
+
+
+def test_a_damaged_checkpoint_is_refused():
+    X, y = _scenes()
+    directory = _checkpoint(_interrupted(SceneClassifier, X, y)).dirname_
+    path = Path(directory) / CHECKPOINT_FILE
+    data = bytearray(path.read_bytes())
+    data[-5] ^= 0x01  # inside the last tensor's data
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="does not match the digest"):
+        SceneClassifier(**PARAMS, callbacks__checkpoint__resume_from=directory).fit(
+            X, y
+        )

@@ -6,10 +6,13 @@ import sys
 
 import numpy as np
 import pytest
+import sklearn
 import torch
 from scipy import stats
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
 from skorch.callbacks import Callback
 
 from sklearn_allconv import AudioTagger, GroupValidSplit, SceneClassifier, eer_scorer
@@ -136,6 +139,70 @@ def test_groups_reach_the_validation_split_but_not_the_network(scenes):
         X, y, groups=groups
     )
     np.testing.assert_array_equal(seen["groups"], groups)
+
+
+def _fit_directly(clf, X, y, groups, routing):
+    clf.fit(X, y, groups=groups)
+
+
+def _fit_pipeline(clf, X, y, groups, routing):
+    pipe = Pipeline([("identity", FunctionTransformer()), ("clf", clf)])
+    if routing:
+        pipe.fit(X, y, groups=groups)
+    else:
+        pipe.fit(X, y, clf__groups=groups)
+
+
+def _cross_validate(clf, X, y, groups, routing):
+    if routing:
+        cross_val_score(clf, X, y, cv=GroupKFold(3), params={"groups": groups})
+    else:
+        cross_val_score(
+            clf, X, y, groups=groups, cv=GroupKFold(3), params={"groups": groups}
+        )
+
+
+def _grid_search(clf, X, y, groups, routing):
+    if routing:
+        GridSearchCV(clf, {"lr": [1e-3, 1e-2]}, cv=GroupKFold(3)).fit(
+            X, y, groups=groups
+        )
+    else:
+        pipe = Pipeline([("identity", FunctionTransformer()), ("clf", clf)])
+        GridSearchCV(pipe, {"clf__lr": [1e-3, 1e-2]}, cv=GroupKFold(3)).fit(
+            X, y, groups=groups, clf__groups=groups
+        )
+
+
+GROUP_ROUTES = {"fit": _fit_directly, "pipeline": _fit_pipeline,
+                "cross_val_score": _cross_validate, "GridSearchCV": _grid_search}
+
+
+@pytest.mark.parametrize("routing", [False, True], ids=["routing-off", "routing-on"])
+@pytest.mark.parametrize("route", GROUP_ROUTES)
+def test_groups_keep_recordings_out_of_the_validation_split_in_both_routing_modes(
+    scenes, monkeypatch, route, routing
+):
+    X, y, groups = scenes
+    splits = []
+    split = GroupValidSplit.__call__
+
+    def recording_split(self, dataset, y=None, groups=None, **kwargs):
+        train, valid = split(self, dataset, y, groups=groups, **kwargs)
+        splits.append((groups, train.indices, valid.indices))
+        return train, valid
+
+    monkeypatch.setattr(GroupValidSplit, "__call__", recording_split)
+    with sklearn.config_context(enable_metadata_routing=routing):
+        clf = _small(SceneClassifier, max_epochs=1)
+        if routing:
+            clf.set_fit_request(groups=True)
+        GROUP_ROUTES[route](clf, X, y, groups, routing)
+    assert splits
+    for seen, train, valid in splits:
+        assert seen is not None, "the groups did not reach the validation split"
+        assert set(seen[train]).isdisjoint(seen[valid])
+        assert set(seen) <= set(groups)
 
 
 def test_training_without_validation_switches_validation_callbacks_off(scenes):

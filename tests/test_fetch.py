@@ -331,6 +331,18 @@ def _link(name, target, kind=tarfile.SYMTYPE):
     return member
 
 
+def _tar_of(*members):
+    """A tar whose members are ``dataset/ok.txt`` then ``members``."""
+    path = io.BytesIO()
+    with tarfile.open(fileobj=path, mode="w:gz") as archive:
+        ok = tarfile.TarInfo("dataset/ok.txt")
+        ok.size = 4
+        archive.addfile(ok, io.BytesIO(b"fine"))
+        for member in members:
+            archive.addfile(member, io.BytesIO(b""))
+    return path.getvalue()
+
+
 def _device(name):
     member = tarfile.TarInfo(name)
     member.type = tarfile.CHRTYPE
@@ -353,6 +365,29 @@ def _device(name):
             "links to",
         ),
         ("tar.gz", _tar_with(_device("dataset/tty")), "device or a pipe"),
+        # Chains of links, each harmless alone while the one before is not
+        # yet on disk.
+        ("tar.gz", _tar_of(_link("s", "."), _link("l", "s/..")), "'l' links to"),
+        (
+            "tar.gz",
+            _tar_of(_link("a/up", ".."), _link("b", "a/up/..")),
+            "'b' links to",
+        ),
+        (
+            "tar.gz",
+            _tar_of(_link("s", "."), _link("s/l", "../escaped")),
+            "'s/l' links to",
+        ),
+        (
+            "tar.gz",
+            _tar_of(_link("s", "."), _link("h", "s/../escaped", tarfile.LNKTYPE)),
+            "'h' links to",
+        ),
+        (
+            "tar.gz",
+            _tar_of(_link("a", "b"), _link("b", "a"), tarfile.TarInfo("a/x")),
+            "'a/x' would be written through a link",
+        ),
     ],
     ids=[
         "zip-dotdot",
@@ -364,6 +399,11 @@ def _device(name):
         "tar-symlink-absolute",
         "tar-hardlink-out",
         "tar-device",
+        "tar-chain-dot-then-dotdot",
+        "tar-chain-through-a-folder",
+        "tar-link-inside-a-linked-folder",
+        "tar-hardlink-through-a-chain",
+        "tar-link-loop",
     ],
 )
 def test_unsafe_members_are_refused_before_anything_is_written(
@@ -376,7 +416,34 @@ def test_unsafe_members_are_refused_before_anything_is_written(
     with pytest.raises(ValueError, match=message):
         extract_archive(archive, destination)
 
-    assert list(destination.iterdir()) == []
+    assert not destination.exists()
+
+
+def test_a_link_already_in_the_destination_is_followed_in_the_check(tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    destination = tmp_path / "out"
+    destination.mkdir()
+    (destination / "escape").symlink_to(outside)
+    archive = tmp_path / "hostile.tar.gz"
+    archive.write_bytes(_tar_of(tarfile.TarInfo("escape/planted.txt")))
+
+    with pytest.raises(ValueError, match="written through a link out of the folder"):
+        extract_archive(archive, destination)
+
+    assert sorted(p.name for p in destination.iterdir()) == ["escape"]
+    assert list(outside.iterdir()) == []
+
+
+def test_a_chain_of_links_inside_the_folder_is_extracted(tmp_path):
+    archive = tmp_path / "fine.tar.gz"
+    archive.write_bytes(
+        _tar_of(_link("s", "."), _link("alias.txt", "s/dataset/ok.txt"))
+    )
+
+    extract_archive(archive, tmp_path / "out")
+
+    assert (tmp_path / "out" / "alias.txt").read_text() == "fine"
 
 
 def test_links_inside_the_folder_are_extracted(tmp_path):

@@ -29,6 +29,7 @@ from sklearn_allconv import (
     load_model,
     save_model,
 )
+from sklearn_allconv._state_files import _tensor_digest
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 8000
@@ -181,7 +182,11 @@ def test_pickle_of_a_model_trained_on_cuda_loads_on_a_cpu_only_machine(
 
 
 def _tamper(path, edit_tree=None, edit_tensors=None, raw_header=None):
-    """Rewrite a model file the way an attacker or a broken copy might."""
+    """Rewrite a model file the way an attacker or a broken copy might.
+
+    The digest of the tensors is recomputed, as an attacker would: what is
+    tested is what the loader makes of the content.
+    """
     with safe_open(path, framework="pt") as file:
         metadata = file.metadata()
         tensors = {key: file.get_tensor(key) for key in file.keys()}
@@ -190,6 +195,7 @@ def _tamper(path, edit_tree=None, edit_tensors=None, raw_header=None):
         edit_tree(header["tree"]["model"])
     if edit_tensors is not None:
         edit_tensors(tensors)
+    header["tensor_sha256"] = _tensor_digest(tensors)
     text = raw_header if raw_header is not None else json.dumps(header)
     save_file(tensors, path, metadata={"sklearn_allconv": text})
 
@@ -243,7 +249,7 @@ TAMPERINGS = {
         "classes_ must be a sorted list of distinct labels",
     ),
     "inflated network size": (
-        lambda path: _tamper(path, edit_tree=_set_param("module__n_filters", 100_000)),
+        lambda path: _tamper(path, edit_tree=_set_param("module__n_filters", 60_000)),
         "weight 'filter_bank.weight' is .* but the network needs",
     ),
     "edited sample rate": (
@@ -304,7 +310,7 @@ TAMPERINGS = {
     ),
     "unknown parameter": (
         lambda path: _tamper(path, edit_tree=_set_param("exec", "print('hi')")),
-        "parameters do not fit SceneClassifier",
+        "parameter 'exec' of SceneClassifier is not one a model file may set",
     ),
     "reference to a missing tensor": (
         lambda path: _tamper(
@@ -417,3 +423,326 @@ def test_model_files_get_the_permissions_of_the_users_other_files(
     # No temporary file is left behind.
     names = sorted(path.name for path in tmp_path.iterdir())
     assert names == ["model.safetensors", "other.txt"]
+
+
+# -- model files carry learned state, never run-time behaviour ----------------
+
+
+def _set_stft_param(name, value):
+    return lambda model: model["steps"][0]["estimator"]["params"].__setitem__(
+        name, value
+    )
+
+
+# Run-time parameters a hostile file may name: each is ignored on loading and
+# the loaded step has the library's default. (step, parameter, value)
+RUN_TIME_FIELDS = {
+    "STFT cache folder": (0, "memory", "/tmp/planted-cache"),
+    "STFT threads": (0, "n_jobs", 100_000),
+    "STFT verbosity": (0, "verbose", 99),
+    "network device": (1, "device", "cuda:7"),
+    "worker processes": (1, "iterator_valid__num_workers", 1000),
+    "training workers": (1, "iterator_train__num_workers", 1000),
+    "multiprocessing context": (1, "iterator_valid__multiprocessing_context", "fork"),
+    "compilation": (1, "compile", True),
+    "checkpoint folder": (1, "callbacks__checkpoint__dirname", "/victim"),
+    "callbacks": (1, "callbacks", "disable"),
+    "verbosity": (1, "verbose", 99),
+}
+
+
+@pytest.mark.parametrize("case", RUN_TIME_FIELDS, ids=list(RUN_TIME_FIELDS))
+def test_run_time_parameters_in_a_file_are_ignored(pipeline, tmp_path, case):
+    step, name, value = RUN_TIME_FIELDS[case]
+    path = tmp_path / "scenes.safetensors"
+    save_model(pipeline, path)
+    setter = _set_stft_param if step == 0 else _set_param
+    _tamper(path, edit_tree=setter(name, value))
+    loaded = load_model(path, device="cpu")[step]
+    default = type(loaded)().get_params(deep=False).get(name)
+    if name == "device":
+        default = "cpu"  # what load_model was asked for
+    assert loaded.get_params(deep=False).get(name) == default
+
+
+def test_save_model_writes_no_run_time_parameters(pipeline, tmp_path):
+    path = tmp_path / "scenes.safetensors"
+    stft = pickle.loads(pickle.dumps(pipeline))
+    stft[0].set_params(n_jobs=3, memory=str(tmp_path / "cache"), verbose=1)
+    save_model(stft, path)
+    with safe_open(path, framework="pt") as file:
+        tree = json.loads(file.metadata()["sklearn_allconv"])["tree"]["model"]
+    assert set(tree["steps"][0]["estimator"]["params"]) == {
+        "sample_rate", "window_ms", "hop_ms", "standardize", "channel", "resample",
+    }
+    network = set(_clf(tree)["params"])
+    assert not network & {"device", "callbacks", "verbose", "compile",
+                          "iterator_train", "iterator_valid", "dataset"}
+
+
+def _set_classes(dtype=None, values=None):
+    def edit(model):
+        classes = _clf(model)["fitted"]["classes_"]
+        if dtype is not None:
+            classes["dtype"] = dtype
+        if values is not None:
+            classes["values"] = values
+    return edit
+
+
+def _set_header_length(path, length):
+    data = bytearray(path.read_bytes())
+    data[:8] = int(length).to_bytes(8, "little")
+    path.write_bytes(bytes(data))
+
+
+def _inflate_tensor_shape(path):
+    """Declare a tensor of 2**40 elements in the safetensors header."""
+    data = path.read_bytes()
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    name = next(key for key in header if key.endswith("output.bias"))
+    header[name]["shape"] = [2**40]
+    text = json.dumps(header).encode()
+    path.write_bytes(len(text).to_bytes(8, "little") + text + data[8 + length :])
+
+
+# Model fields out of type or range: each is refused with a ValueError that
+# names the field, before anything is allocated from it.
+REFUSED_FIELDS = {
+    "inflated label dtype": (
+        lambda p: _tamper(p, edit_tree=_set_classes(dtype="<U100000000")),
+        "classes_ has the dtype '<U100000000'",
+    ),
+    "float label dtype": (
+        lambda p: _tamper(p, edit_tree=_set_classes(dtype="<f8", values=[1.0, 2.0])),
+        "classes_ has the dtype '<f8'",
+    ),
+    "too many labels": (
+        lambda p: _tamper(p, edit_tree=_set_classes(
+            dtype="<U6", values=[f"{i:06d}" for i in range(100_001)])),
+        "classes_ has 100001 values",
+    ),
+    "inflated depth": (
+        lambda p: _tamper(p, edit_tree=_set_param("module__n_strided_layers", 10**9)),
+        "'module__n_strided_layers' of SceneClassifier is 1000000000",
+    ),
+    "inflated width": (
+        lambda p: _tamper(p, edit_tree=_set_param("module__n_filters", 10**12)),
+        "'module__n_filters' of SceneClassifier is 1000000000000",
+    ),
+    "sample rate of a terahertz": (
+        lambda p: _tamper(p, edit_tree=_set_stft_param("sample_rate", 1e12)),
+        "'sample_rate' of STFTTransformer",
+    ),
+    "sample rate of 10**400": (
+        lambda p: _tamper(p, edit_tree=_set_stft_param("sample_rate", 10**400)),
+        "'sample_rate' of STFTTransformer",
+    ),
+    "split seed out of range": (
+        lambda p: _tamper(
+            p, edit_tree=lambda m: _clf(m)["fitted"].__setitem__("split_seed_", -1)
+        ),
+        "split_seed_ is -1",
+    ),
+    "NaN window": (
+        lambda p: _tamper(p, edit_tree=_set_stft_param("window_ms", float("nan"))),
+        "'window_ms' of STFTTransformer",
+    ),
+    "missing channel": (
+        lambda p: _tamper(p, edit_tree=_set_stft_param("channel", 10**6)),
+        "'channel' of STFTTransformer",
+    ),
+    "negative learning rate": (
+        lambda p: _tamper(p, edit_tree=_set_param("lr", -1.0)),
+        "'lr' of SceneClassifier",
+    ),
+    "no epochs": (
+        lambda p: _tamper(p, edit_tree=_set_param("max_epochs", 0)),
+        "'max_epochs' of SceneClassifier",
+    ),
+    "huge batches": (
+        lambda p: _tamper(p, edit_tree=_set_param("batch_size", 10**12)),
+        "'batch_size' of SceneClassifier",
+    ),
+    "string random state": (
+        lambda p: _tamper(p, edit_tree=_set_param("random_state", "0")),
+        "'random_state' of SceneClassifier",
+    ),
+    "long optimizer argument": (
+        lambda p: _tamper(p, edit_tree=_set_param("optimizer__betas", [0.9] * 10**5)),
+        "'optimizer__betas' of SceneClassifier",
+    ),
+    "inflated n_bins_": (
+        lambda p: _tamper(
+            p, edit_tree=lambda m: _clf(m)["fitted"].__setitem__("n_bins_", 10**9)
+        ),
+        "n_bins_ is 1000000000",
+    ),
+    "inflated header length": (
+        lambda p: _set_header_length(p, 2**62),
+        "header length field says 4611686018427387904 bytes",
+    ),
+    "inflated tensor shape": (
+        _inflate_tensor_shape,
+        "is not a readable sklearn-allconv model file",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED_FIELDS, ids=list(REFUSED_FIELDS))
+def test_model_fields_out_of_range_are_refused_naming_the_field(
+    pipeline, tmp_path, case
+):
+    path = tmp_path / "scenes.safetensors"
+    save_model(pipeline, path)
+    tamper, message = REFUSED_FIELDS[case]
+    tamper(path)
+    with pytest.raises(ValueError, match=message):
+        load_model(path)
+
+
+_PLANTED_CACHE_SCRIPT = """
+import os, sys
+from sklearn_allconv import load_model
+model_path, cache, marker, *paths = sys.argv[1:]
+before = sorted((p, os.stat(os.path.join(d, p)).st_mtime_ns)
+                for d, _, files in os.walk(cache) for p in files)
+model = load_model(model_path)
+model.predict(paths)
+after = sorted((p, os.stat(os.path.join(d, p)).st_mtime_ns)
+               for d, _, files in os.walk(cache) for p in files)
+assert not os.path.exists(marker), "a planted pickle was loaded"
+assert before == after, "the cache folder was written to"
+"""
+
+
+@pytest.mark.slow
+def test_a_cache_folder_named_by_a_file_is_neither_read_nor_written(
+    pipeline, tmp_path
+):
+    clips, _ = _audio(n_clips=3, seed=2)
+    paths = []
+    for i, clip in enumerate(clips):
+        paths.append(str(tmp_path / f"clip{i}.wav"))
+        soundfile.write(paths[-1], clip, RATE, subtype="FLOAT")
+    cache = tmp_path / "cache"
+    # The attacker fills the cache for these very files, then swaps every
+    # cached result for a pickle that runs code when loaded.
+    cached = pickle.loads(pickle.dumps(pipeline))
+    cached[0].set_params(memory=str(cache))
+    cached.predict(paths)
+    outputs = list(cache.rglob("output.pkl"))
+    assert len(outputs) == len(paths)
+    for output in outputs:
+        output.write_bytes(pickle.dumps(_Exploit()))
+    MARKER.unlink(missing_ok=True)
+    path = tmp_path / "scenes.safetensors"
+    save_model(pipeline, path)
+    _tamper(path, edit_tree=_set_stft_param("memory", str(cache)))
+    _run_python(_PLANTED_CACHE_SCRIPT, str(path), str(cache), str(MARKER), *paths)
+    assert not MARKER.exists()
+
+
+_PEAK_MEMORY_SCRIPT = """
+import sys
+from sklearn_allconv import load_model
+
+def status(field):
+    with open("/proc/self/status") as file:
+        return next(int(line.split()[1]) for line in file if line.startswith(field))
+
+with open("/proc/self/clear_refs", "w") as file:
+    file.write("5")  # resets the peak (VmHWM) to the current resident size
+before = status("VmRSS")
+try:
+    load_model(sys.argv[1])
+except ValueError:
+    pass
+print(status("VmHWM") - before)
+"""
+
+
+def _peak_load_kib(path):
+    """The peak memory of load_model(path) above what was resident, in KiB."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), *sys.path])}
+    result = subprocess.run(
+        [sys.executable, "-c", _PEAK_MEMORY_SCRIPT, str(path)],
+        check=True, cwd=REPO, env=env, capture_output=True, text=True,
+    )
+    return int(result.stdout.split()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not os.path.exists("/proc/self/clear_refs"), reason="needs Linux's /proc"
+)
+@pytest.mark.parametrize("inflate", ["dtype", "shape", "header"])
+def test_loading_an_inflated_file_takes_less_than_twice_the_memory(
+    pipeline, tmp_path, inflate
+):
+    normal = tmp_path / "normal.safetensors"
+    save_model(pipeline, normal)
+    inflated = tmp_path / "inflated.safetensors"
+    save_model(pipeline, inflated)
+    if inflate == "dtype":
+        _tamper(inflated, edit_tree=_set_classes(dtype="<U100000000"))
+    elif inflate == "shape":
+        _inflate_tensor_shape(inflated)
+    else:
+        _set_header_length(inflated, 2**40)
+    assert _peak_load_kib(inflated) < 2 * _peak_load_kib(normal)
+
+
+# -- integrity of the weights --------------------------------------------------
+
+
+def _flip_byte(path, tensor_suffix):
+    """Flip one bit in the middle of a tensor's data, as a bad disk might."""
+    data = bytearray(path.read_bytes())
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + length])
+    name = next(key for key in header if key.endswith(tensor_suffix))
+    start, end = header[name]["data_offsets"]
+    data[8 + length + (start + end) // 2] ^= 0x10
+    path.write_bytes(bytes(data))
+
+
+def _drop_digest(path):
+    with safe_open(path, framework="pt") as file:
+        metadata = file.metadata()
+        tensors = {key: file.get_tensor(key) for key in file.keys()}
+    header = json.loads(metadata["sklearn_allconv"])
+    del header["tensor_sha256"]
+    save_file(tensors, path, metadata={"sklearn_allconv": json.dumps(header)})
+
+
+INTEGRITY_CASES = {
+    "flipped bit in a weight": (
+        lambda p: _flip_byte(p, "filter_bank.weight"),
+        "does not match the digest",
+    ),
+    "flipped bit in a batch-norm statistic": (
+        lambda p: _flip_byte(p, "running_var"),
+        "does not match the digest",
+    ),
+    "flipped bit in the standardization": (
+        lambda p: _flip_byte(p, "scale_"),
+        "does not match the digest",
+    ),
+    "digest removed": (_drop_digest, "does not match the digest"),
+    "truncated copy": (
+        lambda p: p.write_bytes(p.read_bytes()[:-100]),
+        "is not a readable sklearn-allconv model file",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", INTEGRITY_CASES, ids=list(INTEGRITY_CASES))
+def test_a_damaged_model_file_is_refused(pipeline, tmp_path, case):
+    path = tmp_path / "scenes.safetensors"
+    save_model(pipeline, path)
+    damage, message = INTEGRITY_CASES[case]
+    damage(path)
+    with pytest.raises(ValueError, match=message):
+        load_model(path)

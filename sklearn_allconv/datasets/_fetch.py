@@ -261,9 +261,12 @@ def extract_archive(archive: str | os.PathLike, destination: str | os.PathLike) 
     """Extract a zip or tar archive after checking every member is safe.
 
     All members are checked before anything is written, so a hostile archive
-    leaves the destination untouched. A member is refused when its path is
-    absolute or climbs out with ``..``, when it is a link whose target lies
-    outside the destination, or when it is a device or a pipe.
+    leaves the destination untouched (not even created). A member is refused
+    when its path is absolute or climbs out with ``..``, when it is a link
+    whose target lies outside the destination, when it is a device or a
+    pipe, or when Python's ``"data"`` extraction filter would refuse it.
+    Links are followed as they will exist after the members before them are
+    extracted, so chains (``s -> .``, then ``l -> s/..``) are resolved whole.
 
     Parameters
     ----------
@@ -280,18 +283,20 @@ def extract_archive(archive: str | os.PathLike, destination: str | os.PathLike) 
     """
     archive = Path(archive)
     destination = Path(destination)
-    destination.mkdir(parents=True, exist_ok=True)
     root = destination.resolve()
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zipped:
             for name in zipped.namelist():
-                _check_member_path(archive, name, root)
+                _check_member_path(archive, name)
+            destination.mkdir(parents=True, exist_ok=True)
             zipped.extractall(destination)
     elif tarfile.is_tarfile(archive):
         with tarfile.open(archive) as tarred:
             members = tarred.getmembers()
+            links: dict[PurePosixPath, str] = {}
             for member in members:
-                _check_tar_member(archive, member, root)
+                _check_tar_member(archive, member, root, links)
+            destination.mkdir(parents=True, exist_ok=True)
             # The data filter repeats these checks inside tarfile itself.
             tarred.extractall(destination, members=members, filter="data")
     else:
@@ -301,40 +306,112 @@ def extract_archive(archive: str | os.PathLike, destination: str | os.PathLike) 
         )
 
 
-def _check_member_path(archive: Path, name: str, root: Path) -> Path:
-    """Return where member ``name`` would land; refuse it outside ``root``."""
+def _refuse(archive: Path, name: str, problem: str) -> ValueError:
+    return ValueError(
+        f"Refusing to extract {archive.name}: member {name!r} {problem}. The "
+        "archive is corrupt or hostile; delete it."
+    )
+
+
+def _check_member_path(archive: Path, name: str) -> PurePosixPath:
+    """Return member ``name`` as a relative path; refuse it outside the root."""
     posix = name.replace("\\", "/")
     if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
-        raise ValueError(
-            f"Refusing to extract {archive.name}: member {name!r} has an absolute "
-            "path. The archive is corrupt or hostile; delete it."
-        )
-    if ".." in PurePosixPath(posix).parts:
-        raise ValueError(
-            f"Refusing to extract {archive.name}: member {name!r} climbs out of "
-            "the target folder with '..'. The archive is corrupt or hostile; "
-            "delete it."
-        )
-    return (root / posix).resolve()
+        raise _refuse(archive, name, "has an absolute path")
+    path = PurePosixPath(posix)
+    if ".." in path.parts:
+        raise _refuse(archive, name, "climbs out of the target folder with '..'")
+    return path
 
 
-def _check_tar_member(archive: Path, member: tarfile.TarInfo, root: Path) -> None:
-    target = _check_member_path(archive, member.name, root)
+# More links in one path than this is a loop (Linux's own limit is 40).
+_MAX_LINK_HOPS = 40
+
+
+def _resolve_inside(
+    parts: Sequence[str], links: dict[PurePosixPath, str], root: Path
+) -> PurePosixPath | None:
+    """Where ``parts`` (relative to the root) lead, or None if outside it.
+
+    Symbolic links are followed as they will be once extracted: those of the
+    archive's earlier members (``links``, by their resolved place) and those
+    already in the destination folder. None also for a loop of links.
+    """
+    resolved: list[str] = []
+    pending = list(parts)
+    hops = 0
+    while pending:
+        part = pending.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if not resolved:
+                return None
+            resolved.pop()
+            continue
+        place = PurePosixPath(*resolved, part)
+        target = links.get(place)
+        if target is None and (root / place).is_symlink():
+            target = os.readlink(root / place)
+        if target is None:
+            resolved.append(part)
+            continue
+        hops += 1
+        if hops > _MAX_LINK_HOPS or os.path.isabs(target):
+            return None
+        # A link's target is relative to the folder holding the link.
+        pending = list(PurePosixPath(target.replace("\\", "/")).parts) + pending
+    return PurePosixPath(*resolved)
+
+
+def _check_tar_member(
+    archive: Path,
+    member: tarfile.TarInfo,
+    root: Path,
+    links: dict[PurePosixPath, str],
+) -> None:
+    """Check ``member`` as extracted after the members before it.
+
+    ``links`` maps the resolved place of every symbolic link seen so far to
+    its target; a symbolic-link member is added to it.
+    """
+    path = _check_member_path(archive, member.name)
     if member.issym() or member.islnk():
-        # Symbolic links are relative to their folder, hard links to the root.
-        base = target.parent if member.issym() else root
-        linked = (base / member.linkname).resolve()
-        if os.path.isabs(member.linkname) or not linked.is_relative_to(root):
-            raise ValueError(
-                f"Refusing to extract {archive.name}: member {member.name!r} links "
-                f"to {member.linkname!r}, outside the target folder. The archive "
-                "is corrupt or hostile; delete it."
+        # The link itself lands in its folder, as resolved so far.
+        folder = _resolve_inside(path.parent.parts, links, root)
+        if folder is None:
+            raise _refuse(
+                archive, member.name, "lies behind a link out of the folder"
             )
+        # Symbolic links are relative to their folder, hard links to the root.
+        base = folder.parts if member.issym() else ()
+        target = member.linkname.replace("\\", "/")
+        if os.path.isabs(target) or _resolve_inside(
+            [*base, *PurePosixPath(target).parts], links, root
+        ) is None:
+            raise _refuse(
+                archive,
+                member.name,
+                f"links to {member.linkname!r}, outside the target folder",
+            )
+        if member.issym():
+            links[folder / path.name] = target
     elif not (member.isfile() or member.isdir()):
-        raise ValueError(
-            f"Refusing to extract {archive.name}: member {member.name!r} is a "
-            "device or a pipe, which a dataset archive never holds."
+        raise _refuse(
+            archive,
+            member.name,
+            "is a device or a pipe, which a dataset archive never holds",
         )
+    elif _resolve_inside(path.parts, links, root) is None:
+        raise _refuse(
+            archive, member.name, "would be written through a link out of the folder"
+        )
+    try:
+        tarfile.data_filter(member, os.fspath(root))
+    except tarfile.FilterError as exc:
+        raise _refuse(
+            archive, member.name, f"is refused by tarfile's filter ({exc})"
+        ) from None
 
 
 def fetch_archives(

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import soundfile
+
+from ..features import _read_samples
 
 __all__ = ["MetadataRow", "read_audio", "read_table", "resolve_root"]
 
@@ -162,9 +163,11 @@ def read_audio(
     Raises
     ------
     ValueError
-        If the file has another sampling rate or lacks the channel.
+        If the file has another sampling rate or lacks the channel, cannot be
+        read, or holds fewer frames than its header promises (a truncated
+        download).
     """
-    audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    audio, rate = _read_samples(os.fspath(path))
     if rate != sample_rate:
         raise ValueError(
             f"{path} has a sampling rate of {rate} Hz; this dataset's files have "
