@@ -16,7 +16,13 @@ from _dcase_layouts import (
 )
 from sklearn.pipeline import make_pipeline
 
-from sklearn_allconv import SceneClassifier, STFTTransformer, load_model, save_model
+from sklearn_allconv import (
+    SceneClassifier,
+    STFTTransformer,
+    load_model,
+    persistence,
+    save_model,
+)
 from sklearn_allconv.cli import main
 from sklearn_allconv.datasets import DOMESTIC_TAG_LABELS
 
@@ -325,10 +331,19 @@ def test_channel_option_picks_the_channel_of_stereo_files(
     assert (strong[50], strong[25]) == (left, right)
 
 
-def test_fit_options_reach_the_estimator(class_folders, tmp_path, capsys):
+def test_fit_options_reach_the_estimator(
+    class_folders, tmp_path, capsys, monkeypatch
+):
     model = tmp_path / "model.safetensors"
     options = ["--lr", "0.01", "--validation-fraction", "0.25", "--patience", "4"]
     command = ["fit", str(class_folders), str(model), *TRAINING, *options]
+    # Callbacks are run-time settings that model files do not keep: look at the
+    # pipeline the command trained, as it is handed to save_model.
+    trained = []
+    save = persistence.save_model
+    monkeypatch.setattr(
+        persistence, "save_model", lambda m, path: (trained.append(m), save(m, path))
+    )
     assert main([*command, "--seed", "3", "--device", "cpu"]) == 0
     # Without -q: one line per epoch on standard error.
     assert [line.split(",")[0] for line in capsys.readouterr().err.splitlines()] == [
@@ -338,7 +353,7 @@ def test_fit_options_reach_the_estimator(class_folders, tmp_path, capsys):
     clf = load_model(model)[-1]
     assert clf.lr == 0.01 and clf.random_state == 3 and clf.batch_size == 4
     assert clf.train_split.valid_size == 0.25
-    early_stopping = dict(clf.callbacks_)["early_stopping"]
+    early_stopping = dict(trained[0][-1].callbacks_)["early_stopping"]
     assert early_stopping.patience == 4
 
 
