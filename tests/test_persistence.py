@@ -243,7 +243,7 @@ TAMPERINGS = {
         lambda path: _tamper(
             path,
             edit_tree=lambda m: _clf(m)["fitted"]["classes_"].__setitem__(
-                "values", ["beach", "beach", "park"]
+                "values", ["beach", "cafe/restaurant", "cafe/restaurant"]
             ),
         ),
         "classes_ must be a sorted list of distinct labels",
