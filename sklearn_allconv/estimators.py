@@ -13,7 +13,7 @@ import contextlib
 import os
 import platform
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -31,12 +31,19 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, column_or_1d
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, LRScheduler
-from skorch.dataset import ValidSplit
+from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import to_device
 from torch.optim.lr_scheduler import ReduceLROnPlateau
-from torch.utils.data import DataLoader, Dataset, Subset, default_collate
+from torch.utils.data import DataLoader, Dataset, Subset
 
-from .batching import BucketBatchSampler
+from .batching import (
+    BucketBatchSampler,
+    _ClipIndices,
+    _ClipStore,
+    _PadCollate,
+    _root_dataset,
+    _StoreCollate,
+)
 from .checkpoints import TrainingCheckpoint
 from .metrics import equal_error_rate
 from .network import AllConvNet, minimum_frames
@@ -44,6 +51,12 @@ from .network import AllConvNet, minimum_frames
 __all__ = ["AudioTagger", "GroupValidSplit", "SceneClassifier"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Autocast dtype of each precision; float32 runs without autocast.
+_AUTOCAST_DTYPES = {
+    "float32": None,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
 
 
 class GroupValidSplit:
@@ -142,58 +155,6 @@ _SCENE_SPLIT = GroupValidSplit(0.2, stratified=True)
 _TAG_SPLIT = GroupValidSplit(0.2)
 
 
-class _PadCollate:
-    """Collate (features, target) pairs into a zero-padded batch with lengths.
-
-    With ``random_crop``, one crop length is drawn per batch, uniformly between
-    ``min_frames`` and the longest clip (paper section 3.1: "h randomly chosen
-    within its valid range"); each longer clip is cut to it at a random offset,
-    shorter clips are kept whole and masked. Randomness comes from torch's
-    generator, which the estimators seed. With ``pin_memory`` the batch is
-    written straight into page-locked memory, from which it is copied to the
-    GPU asynchronously.
-    """
-
-    def __init__(
-        self,
-        *,
-        random_crop: bool = False,
-        min_frames: int = 1,
-        pin_memory: bool = False,
-    ) -> None:
-        self.random_crop = random_crop
-        self.min_frames = min_frames
-        self.pin_memory = pin_memory
-
-    def __call__(self, batch: Sequence[tuple[np.ndarray, Any]]) -> tuple[dict, Any]:
-        clips = [clip for clip, _ in batch]
-        lengths = np.array([clip.shape[0] for clip in clips])
-        starts = np.zeros(len(clips), dtype=np.int64)
-        if self.random_crop:
-            longest = int(lengths.max())
-            low = min(self.min_frames, longest)
-            crop = int(torch.randint(low, longest + 1, ()))
-            slack = np.maximum(lengths - crop, 0)
-            starts = (torch.rand(len(clips)).numpy() * (slack + 1)).astype(np.int64)
-            lengths = np.minimum(lengths, crop)
-        shape = (len(clips), int(lengths.max()), clips[0].shape[1])
-        if self.pin_memory:
-            X = torch.empty(shape, dtype=torch.float32, pin_memory=True)
-        else:
-            # numpy backs large arrays with huge pages where the system allows
-            # it, which torch's allocator does not by default: the fresh batch
-            # then costs far fewer page faults.
-            X = torch.from_numpy(np.empty(shape, dtype=np.float32))
-        # Each frame is written once: the clip, then zeros after it.
-        for row, clip, start, length in zip(
-            X.numpy(), clips, starts, lengths, strict=True
-        ):
-            row[:length] = clip[start : start + length]
-            row[length:] = 0.0
-        targets = default_collate([target for _, target in batch])
-        return {"X": X, "lengths": torch.from_numpy(lengths)}, targets
-
-
 class _EarlyStopping(EarlyStopping):
     """Early stopping that switches itself off when there is no validation data."""
 
@@ -268,6 +229,7 @@ class _AllConvEstimator(NeuralNet):
         short_clips: str = "error",
         bucketing: bool = True,
         precision: str = "float32",
+        data_on_device: bool | str = "auto",
         random_state: int | np.random.RandomState | None = None,
         **kwargs: Any,
     ) -> None:
@@ -290,6 +252,7 @@ class _AllConvEstimator(NeuralNet):
         self.short_clips = short_clips
         self.bucketing = bucketing
         self.precision = precision
+        self.data_on_device = data_on_device
         self.random_state = random_state
 
     def get_params(self, deep: bool = True, **kwargs: Any) -> dict[str, Any]:
@@ -467,11 +430,24 @@ class _AllConvEstimator(NeuralNet):
         """
         prefix = "iterator_train" if training else "iterator_valid"
         kwargs = self.get_params_for(prefix)
+        # Only SceneClassifier has the parameter: tagging trains on whole clips.
+        random_crop = training and getattr(self, "random_crop", False)
+        store = getattr(self, "_clip_store", None)
+        items = dataset
+        if (
+            store is not None
+            and "collate_fn" not in kwargs
+            and getattr(_root_dataset(dataset), "X", None) is store.clips
+        ):
+            # The fit's clips are on the device: batches are gathered there.
+            items = _ClipIndices(dataset)
+            kwargs["collate_fn"] = _StoreCollate(
+                store, random_crop=random_crop, min_frames=self._min_frames()
+            )
         kwargs.setdefault(
             "collate_fn",
             _PadCollate(
-                # Only SceneClassifier has the parameter: tagging trains on whole clips.
-                random_crop=training and getattr(self, "random_crop", False),
+                random_crop=random_crop,
                 min_frames=self._min_frames(),
                 pin_memory=self._on_cuda(),
             ),
@@ -494,7 +470,7 @@ class _AllConvEstimator(NeuralNet):
             if training and not custom_sampler:
                 kwargs.setdefault("shuffle", True)
         iterator = self.iterator_train if training else self.iterator_valid
-        return iterator(dataset, **kwargs)
+        return iterator(items, **kwargs)
 
     def _device_type(self) -> str:
         """"cuda", "cpu", ...; device=None (no moves) counts as the CPU."""
@@ -558,9 +534,25 @@ class _AllConvEstimator(NeuralNet):
             raise ValueError(
                 f"short_clips must be 'error' or 'pad', got {self.short_clips!r}."
             )
-        if self.precision not in ("float32", "bfloat16"):
+        if self.precision not in _AUTOCAST_DTYPES:
             raise ValueError(
-                f"precision must be 'float32' or 'bfloat16', got {self.precision!r}."
+                "precision must be 'float32', 'bfloat16' or 'float16', got "
+                f"{self.precision!r}."
+            )
+        if not (
+            isinstance(self.data_on_device, bool) or self.data_on_device == "auto"
+        ):
+            raise ValueError(
+                "data_on_device must be 'auto', True or False, got "
+                f"{self.data_on_device!r}."
+            )
+        if self.precision == "float16" and not self._on_cuda():
+            warnings.warn(
+                "precision='float16' on a CPU: float16 with a gradient scaler is "
+                "meant for GPUs without bfloat16; CPUs compute it slowly. Use "
+                "precision='float32'.",
+                UserWarning,
+                stacklevel=4,
             )
         if (
             self.precision == "bfloat16"
@@ -574,6 +566,41 @@ class _AllConvEstimator(NeuralNet):
                 UserWarning,
                 stacklevel=4,
             )
+        if (
+            self.precision == "bfloat16"
+            and self._on_cuda()
+            and not torch.cuda.is_bf16_supported()
+        ):
+            warnings.warn(
+                "precision='bfloat16' on a GPU without bfloat16 support: use "
+                "precision='float16', which trains with a gradient scaler.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def _wants_data_on_device(self, clips: np.ndarray) -> bool:
+        """Whether this fit keeps its clips on the device (``data_on_device``)."""
+        custom = [
+            f"{prefix}__{name}"
+            for prefix in ("iterator_train", "iterator_valid")
+            for name, value in self.get_params_for(prefix).items()
+            if name == "collate_fn" or (name == "num_workers" and value)
+        ]
+        if self.data_on_device is False or (
+            self.data_on_device == "auto" and (custom or not self._on_cuda())
+        ):
+            return False
+        if custom:
+            raise ValueError(
+                f"data_on_device=True gathers batches on the device, which does not "
+                f"go with {', '.join(custom)}. Set data_on_device='auto' or False "
+                "to use them."
+            )
+        if self.data_on_device is True:
+            return True
+        free, _ = torch.cuda.mem_get_info(torch.device(self.device))
+        # Half the free memory at most: the rest is for activations.
+        return _ClipStore.nbytes(clips) <= free // 2
 
     def _fit(
         self, X: Any, y: Any, groups: Any, fit_params: dict, *, partial: bool
@@ -595,12 +622,66 @@ class _AllConvEstimator(NeuralNet):
         devices = [torch.cuda.current_device()] if str(self.device).startswith(
             "cuda"
         ) else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            if reset:
-                self.initialize()
-            super().partial_fit(clips, targets, **fit_params)
+        device = "cpu" if self.device is None else self.device
+        try:
+            if self._wants_data_on_device(clips):
+                self._clip_store = _ClipStore(clips, device)
+            if self.precision == "float16":
+                self._grad_scaler = torch.amp.GradScaler(self._device_type())
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(seed)
+                if reset:
+                    self.initialize()
+                super().partial_fit(clips, targets, **fit_params)
+        finally:
+            # Neither outlives the fit: the clips' device copy is large, and
+            # neither belongs in a pickled estimator.
+            self.__dict__.pop("_clip_store", None)
+            self.__dict__.pop("_grad_scaler", None)
         return self
+
+    def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
+        """Compute the loss and gradients of one batch.
+
+        With ``precision="float16"`` the loss is scaled before the backward
+        pass (:class:`torch.amp.GradScaler`), so that small float16 gradients
+        do not vanish, and the gradients are unscaled afterwards, so that
+        callbacks see their true values.
+
+        Parameters
+        ----------
+        batch : tuple
+            A batch from the iterator: (inputs, targets).
+        **fit_params : dict
+            Passed on to the module's ``forward``.
+
+        Returns
+        -------
+        dict
+            ``{"loss": loss, "y_pred": logits}``.
+        """
+        scaler = getattr(self, "_grad_scaler", None)
+        if scaler is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        scaler.scale(loss).backward()
+        for name in self._optimizers:
+            scaler.unscale_(getattr(self, name + "_"))
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _step_optimizer(self, step_fn: Any) -> None:
+        scaler = getattr(self, "_grad_scaler", None)
+        if scaler is None:
+            super()._step_optimizer(step_fn)
+            return
+        # The scaler skips steps whose gradients overflowed; it takes no closure.
+        step_fn()
+        for name in self._optimizers:
+            scaler.step(getattr(self, name + "_"))
+        scaler.update()
 
     def fit(
         self, X: Any, y: Any, groups: Any = None, **fit_params: Any
@@ -728,9 +809,10 @@ class _AllConvEstimator(NeuralNet):
         return logits.float()
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "float32":
+        dtype = _AUTOCAST_DTYPES[self.precision]
+        if dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=self._device_type(), dtype=torch.bfloat16)
+        return torch.autocast(device_type=self._device_type(), dtype=dtype)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class or tag probabilities of each clip, from the whole clip.
@@ -849,12 +931,24 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         sorted by length, validation and prediction batches are sorted by
         length and the outputs put back in the order of ``X``. False gives
         skorch's plain batches (shuffled for training).
-    precision : {"float32", "bfloat16"}, default="float32"
+    precision : {"float32", "bfloat16", "float16"}, default="float32"
         Arithmetic of the forward pass. "bfloat16" runs it under
         :func:`torch.autocast` with bfloat16 (mixed precision: weights,
-        batch-norm statistics, the loss and the outputs stay float32). It pays
-        on GPUs with bfloat16 support and on CPUs with AVX512-BF16 or AMX; on
-        other CPUs it is much slower than float32 and a warning says so.
+        batch normalization, the pooling, the output layer, the loss and the
+        outputs stay float32). It pays on GPUs with bfloat16 support and on
+        CPUs with AVX512-BF16 or AMX; on other CPUs it is much slower than
+        float32 and a warning says so. "float16" is the same with float16 and a
+        gradient scaler (:class:`torch.amp.GradScaler`), for GPUs without
+        bfloat16.
+    data_on_device : {"auto", True, False}, default="auto"
+        Keep all training clips on the device for the whole fit, so that
+        batches are gathered there and an epoch copies nothing from the host.
+        "auto" does so on CUDA when the clips take at most half of the free
+        device memory and no custom ``collate_fn`` or ``num_workers`` is set;
+        otherwise batches are assembled on the host (in page-locked memory on
+        CUDA) and copied asynchronously. True forces it (also on the CPU,
+        where it costs a copy of the clips), False forbids it. The batches are
+        the same either way.
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks. The default ones are reachable by name:
         ``callbacks__lr_plateau__patience`` (3),
@@ -926,13 +1020,15 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
     Set ``bucketing=False`` for uniformly random batches. Neither changes what
     a clip contributes: padding is masked either way.
 
-    Performance (see ``docs/performance.md``): on CUDA, batches are assembled
-    in page-locked memory and copied asynchronously; the network runs its
-    convolutions as matrix products, so ``torch.backends.cudnn.benchmark`` does
-    not concern it and is left as it is. The estimators do not change torch's
-    thread count: call :func:`torch.set_num_threads` to choose it (one thread
-    is faster for tiny networks on a busy machine; the default uses all cores,
-    which is best for the paper's network on an otherwise idle machine).
+    Performance (see ``docs/performance.md``): on CUDA the training clips stay
+    on the device when they fit (``data_on_device``); otherwise batches are
+    assembled in page-locked memory and copied asynchronously. The network
+    chooses per device between its matrix-product convolutions and cuDNN by
+    measurement (``module__convolution``). The estimators do not change
+    torch's thread count: call :func:`torch.set_num_threads` to choose it (one
+    thread is faster for tiny networks on a busy machine; the default uses all
+    cores, which is best for the paper's network on an otherwise idle
+    machine).
 
     Examples
     --------
@@ -963,6 +1059,7 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         short_clips: str = "error",
         bucketing: bool = True,
         precision: str = "float32",
+        data_on_device: bool | str = "auto",
         callbacks: Any = None,
         predict_nonlinearity: Any = "auto",
         warm_start: bool = False,
@@ -988,6 +1085,7 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
             short_clips=short_clips,
             bucketing=bucketing,
             precision=precision,
+            data_on_device=data_on_device,
             random_state=random_state,
             **kwargs,
         )
@@ -1122,8 +1220,10 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
     bucketing : bool, default=True
         Batch clips of similar length together, as in :class:`SceneClassifier`;
         prediction output stays in the order of ``X``.
-    precision : {"float32", "bfloat16"}, default="float32"
+    precision : {"float32", "bfloat16", "float16"}, default="float32"
         Arithmetic of the forward pass, as in :class:`SceneClassifier`.
+    data_on_device : {"auto", True, False}, default="auto"
+        Keep the training clips on the device, as in :class:`SceneClassifier`.
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks; the default ones are ``lr_plateau``,
         ``early_stopping`` and ``checkpoint`` (see :class:`SceneClassifier`).
@@ -1196,6 +1296,7 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
         short_clips: str = "error",
         bucketing: bool = True,
         precision: str = "float32",
+        data_on_device: bool | str = "auto",
         callbacks: Any = None,
         predict_nonlinearity: Any = _sigmoid,
         warm_start: bool = False,
@@ -1221,6 +1322,7 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
             short_clips=short_clips,
             bucketing=bucketing,
             precision=precision,
+            data_on_device=data_on_device,
             random_state=random_state,
             **kwargs,
         )
