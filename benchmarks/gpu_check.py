@@ -236,6 +236,54 @@ def inference(clf: SceneClassifier, X: np.ndarray, device: torch.device) -> floa
     return len(X) / min(times)
 
 
+def profile_step(
+    clf: SceneClassifier, batch: int, frames: int, device: torch.device
+) -> dict[str, Any]:
+    """Time one unpadded training step of the fitted network per precision, and
+    profile the bfloat16 one: where does a step's time go?"""
+    module = clf.module_.train()
+    n_bins = module.n_bins
+    generator = torch.Generator(device).manual_seed(SEED)
+    X = torch.randn(batch, frames, n_bins, device=device, generator=generator)
+    target = torch.randint(0, N_CLASSES, (batch,), device=device, generator=generator)
+    lengths = torch.full((batch,), frames)
+    flops = training_flops(
+        batch, frames, n_bins=n_bins, n_filters=module.filter_bank.out_channels
+    )["exact"]
+
+    def step(dtype: torch.dtype | None) -> None:
+        module.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            logits = module(X, lengths)
+        torch.nn.functional.cross_entropy(logits, target).backward()
+
+    result: dict[str, Any] = {"batch": batch, "frames": frames}
+    for name, dtype in [("float32", None), ("bfloat16", torch.bfloat16)]:
+        for _ in range(2):
+            step(dtype)
+        times = []
+        for _ in range(5):
+            _synchronize(device)
+            start = time.perf_counter()
+            step(dtype)
+            _synchronize(device)
+            times.append(time.perf_counter() - start)
+        seconds = statistics.median(times)
+        result[name] = {"seconds_per_step": seconds, "tflops": flops / seconds / 1e12}
+    activities = [torch.profiler.ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(torch.profiler.ProfilerActivity.CUDA)
+    with torch.profiler.profile(activities=activities) as profiler:
+        for _ in range(2):
+            step(torch.bfloat16)
+        _synchronize(device)
+    sort = "cuda_time_total" if device.type == "cuda" else "cpu_time_total"
+    result["bfloat16_profile"] = profiler.key_averages().table(
+        sort_by=sort, row_limit=25
+    )
+    return result
+
+
 # -- checks --------------------------------------------------------------------
 
 
@@ -393,6 +441,15 @@ def main() -> None:
         for precision in ("float32", "bfloat16")
         if precision in models
     }
+    save()
+    if "bfloat16" in models:
+        try:
+            payload["step"] = profile_step(
+                models["bfloat16"], sizes[4], frames, device
+            )
+            print(payload["step"]["bfloat16_profile"])
+        except Exception as exc:  # noqa: BLE001 - reported, the check goes on
+            payload["step"] = {"error": repr(exc)}
     save()
     payload["matmul_tflops_after"] = matmul_rates(device, matmul_size)
     rates = {
