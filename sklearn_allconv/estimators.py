@@ -36,6 +36,7 @@ from skorch.utils import to_device
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader, Dataset, Subset
 
+from ._threads import threads
 from .batching import (
     BucketBatchSampler,
     _ClipIndices,
@@ -230,6 +231,7 @@ class _AllConvEstimator(NeuralNet):
         bucketing: bool = True,
         precision: str = "float32",
         data_on_device: bool | str = "auto",
+        n_threads: int | None = None,
         random_state: int | np.random.RandomState | None = None,
         **kwargs: Any,
     ) -> None:
@@ -253,6 +255,7 @@ class _AllConvEstimator(NeuralNet):
         self.bucketing = bucketing
         self.precision = precision
         self.data_on_device = data_on_device
+        self.n_threads = n_threads
         self.random_state = random_state
 
     def get_params(self, deep: bool = True, **kwargs: Any) -> dict[str, Any]:
@@ -546,6 +549,15 @@ class _AllConvEstimator(NeuralNet):
                 "data_on_device must be 'auto', True or False, got "
                 f"{self.data_on_device!r}."
             )
+        if self.n_threads is not None and (
+            isinstance(self.n_threads, bool)
+            or not isinstance(self.n_threads, (int, np.integer))
+            or self.n_threads < 1
+        ):
+            raise ValueError(
+                "n_threads must be None (adapt to the machine's load) or a "
+                f"positive int, got {self.n_threads!r}."
+            )
         if self.precision == "float16" and not self._on_cuda():
             warnings.warn(
                 "precision='float16' on a CPU: float16 with a gradient scaler is "
@@ -628,7 +640,7 @@ class _AllConvEstimator(NeuralNet):
                 self._clip_store = _ClipStore(clips, device)
             if self.precision == "float16":
                 self._grad_scaler = torch.amp.GradScaler(self._device_type())
-            with torch.random.fork_rng(devices=devices):
+            with torch.random.fork_rng(devices=devices), threads(self.n_threads):
                 torch.manual_seed(seed)
                 if reset:
                     self.initialize()
@@ -765,6 +777,13 @@ class _AllConvEstimator(NeuralNet):
         self.check_is_fitted()
         if not isinstance(X, Dataset):
             X = self._check_clips(X, reset=False)
+        with threads(getattr(self, "n_threads", None)):
+            yield from self._forward_batches(X, training, device)
+
+    def _forward_batches(
+        self, X: Any, training: bool, device: str
+    ) -> Iterator[torch.Tensor]:
+        """The body of :meth:`forward_iter`, on validated clips."""
         iterator = self.get_iterator(self.get_dataset(X), training=training)
         sampler = getattr(iterator, "batch_sampler", None)
         outputs = (
@@ -949,6 +968,16 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         CUDA) and copied asynchronously. True forces it (also on the CPU,
         where it costs a copy of the clips), False forbids it. The batches are
         the same either way.
+    n_threads : int or None, default=None
+        Intra-op threads of torch during :meth:`fit` and prediction; torch's
+        own count is restored afterwards. None takes torch's count
+        (:func:`torch.get_num_threads`, all cores by default), lowered at the
+        start of each fit or prediction to the cores that other running
+        processes leave free, at least one (read from the run queue on Linux;
+        elsewhere torch's count is kept). On a busy machine this avoids
+        threads that spin while they wait for each other, which made CPU time
+        grow with the machine's load (``benchmarks/bench_busy.py``). An int
+        fixes the count, for runs that must repeat exactly (see Notes).
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks. The default ones are reachable by name:
         ``callbacks__lr_plateau__patience`` (3),
@@ -1003,10 +1032,12 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
 
     Determinism: with an int ``random_state``, fitting on the CPU gives
     bit-identical weights and predictions from run to run and from process to
-    process, given the same data, library versions and number of torch
-    threads (``torch.get_num_threads()`` changes the order of floating-point
-    sums). Fits running in threads share torch's global random generator and
-    are not reproducible; joblib's default process-based backend is. On CUDA,
+    process, given the same data, library versions and number of threads (it
+    changes the order of floating-point sums). With ``n_threads=None`` the
+    number of threads follows the machine's load, so on a shared machine set
+    ``n_threads`` to an int for runs that must repeat exactly. Fits running
+    in threads share torch's global random generator and are not
+    reproducible; joblib's default process-based backend is. On CUDA,
     cuDNN chooses convolution algorithms whose results vary slightly between
     runs: ``torch.backends.cudnn.benchmark = False`` with
     ``torch.use_deterministic_algorithms(True)`` (and the environment variable
@@ -1024,11 +1055,10 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
     on the device when they fit (``data_on_device``); otherwise batches are
     assembled in page-locked memory and copied asynchronously. The network
     chooses per device between its matrix-product convolutions and cuDNN by
-    measurement (``module__convolution``). The estimators do not change
-    torch's thread count: call :func:`torch.set_num_threads` to choose it (one
-    thread is faster for tiny networks on a busy machine; the default uses all
-    cores, which is best for the paper's network on an otherwise idle
-    machine).
+    measurement (``module__convolution``). Threads: ``n_threads=None`` uses
+    torch's thread count, lowered to the free cores on a busy machine (one
+    thread is also faster for tiny networks; all cores are best for the
+    paper's network on an otherwise idle machine).
 
     Examples
     --------
@@ -1060,6 +1090,7 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         bucketing: bool = True,
         precision: str = "float32",
         data_on_device: bool | str = "auto",
+        n_threads: int | None = None,
         callbacks: Any = None,
         predict_nonlinearity: Any = "auto",
         warm_start: bool = False,
@@ -1086,6 +1117,7 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
             bucketing=bucketing,
             precision=precision,
             data_on_device=data_on_device,
+            n_threads=n_threads,
             random_state=random_state,
             **kwargs,
         )
@@ -1224,6 +1256,9 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
         Arithmetic of the forward pass, as in :class:`SceneClassifier`.
     data_on_device : {"auto", True, False}, default="auto"
         Keep the training clips on the device, as in :class:`SceneClassifier`.
+    n_threads : int or None, default=None
+        Intra-op threads during fit and prediction, as in
+        :class:`SceneClassifier`: None adapts to the machine's load.
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks; the default ones are ``lr_plateau``,
         ``early_stopping`` and ``checkpoint`` (see :class:`SceneClassifier`).
@@ -1297,6 +1332,7 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
         bucketing: bool = True,
         precision: str = "float32",
         data_on_device: bool | str = "auto",
+        n_threads: int | None = None,
         callbacks: Any = None,
         predict_nonlinearity: Any = _sigmoid,
         warm_start: bool = False,
@@ -1323,6 +1359,7 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
             bucketing=bucketing,
             precision=precision,
             data_on_device=data_on_device,
+            n_threads=n_threads,
             random_state=random_state,
             **kwargs,
         )
