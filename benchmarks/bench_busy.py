@@ -38,6 +38,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -75,59 +76,52 @@ def _arguments() -> argparse.Namespace:
         metavar="NAME=VALUE",
         help="add a candidate: this checkout with this environment variable",
     )
-    parser.add_argument("--worker", choices=("fit", "cv"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
     return args
 
 
-def _cpu_seconds() -> float:
-    """User + system time of this process and of the children it waited for."""
+# Runs in a fresh process with the candidate's source tree on PYTHONPATH and a
+# neutral working directory, so that nothing else decides which library loads.
+_WORKER = """
+import json, resource, sys, time
+import numpy as np
+import torch
+from joblib.externals.loky import get_reusable_executor
+from sklearn.model_selection import cross_val_score
+import sklearn_allconv
+from sklearn_allconv import SceneClassifier
+
+def cpu_seconds():
     return sum(
         usage.ru_utime + usage.ru_stime
-        for usage in (
-            resource.getrusage(resource.RUSAGE_SELF),
-            resource.getrusage(resource.RUSAGE_CHILDREN),
-        )
+        for usage in (resource.getrusage(resource.RUSAGE_SELF),
+                      resource.getrusage(resource.RUSAGE_CHILDREN))
     )
 
-
-def _worker(workload: str) -> None:
-    """Run one workload in this fresh process; print its own CPU and wall time."""
-    import numpy as np
-    import torch
-    from joblib.externals.loky import get_reusable_executor
-    from sklearn.model_selection import cross_val_score
-
-    from sklearn_allconv import SceneClassifier
-
-    rng = np.random.default_rng(0)
-    X = np.empty(64, dtype=object)
-    X[:] = [
-        rng.standard_normal((n, 552), dtype=np.float32)
-        for n in rng.integers(100, 200, 64)
-    ]
-    y = np.arange(64) % 8
-    clf = SceneClassifier(
-        max_epochs=4, batch_size=16, train_split=None, device="cpu", random_state=0
-    )
-    cpu, wall = _cpu_seconds(), time.perf_counter()
-    if workload == "fit":
-        clf.fit(X, y)
-    else:
-        cross_val_score(clf, X, y, cv=4, n_jobs=2)
-        # Reap the worker processes, so that their CPU time is counted.
-        get_reusable_executor().shutdown(wait=True)
-    print(
-        json.dumps(
-            {
-                "cpu_seconds": _cpu_seconds() - cpu,
-                "wall_seconds": time.perf_counter() - wall,
-                "torch_threads": torch.get_num_threads(),
-            }
-        )
-    )
+rng = np.random.default_rng(0)
+X = np.empty(64, dtype=object)
+X[:] = [rng.standard_normal((n, 552), dtype=np.float32)
+        for n in rng.integers(100, 200, 64)]
+y = np.arange(64) % 8
+clf = SceneClassifier(
+    max_epochs=4, batch_size=16, train_split=None, device="cpu", random_state=0
+)
+cpu, wall = cpu_seconds(), time.perf_counter()
+if sys.argv[1] == "fit":
+    clf.fit(X, y)
+else:
+    cross_val_score(clf, X, y, cv=4, n_jobs=2)
+    # Reap the worker processes, so that their CPU time is counted.
+    get_reusable_executor().shutdown(wait=True)
+print(json.dumps({
+    "cpu_seconds": cpu_seconds() - cpu,
+    "wall_seconds": time.perf_counter() - wall,
+    "torch_threads": torch.get_num_threads(),
+    "library": sklearn_allconv.__file__,
+}))
+"""
 
 
 def _command(workload: str, demo_epochs: int) -> list[str]:
@@ -136,16 +130,18 @@ def _command(workload: str, demo_epochs: int) -> list[str]:
             sys.executable, "-m", "sklearn_allconv", "demo",
             "--epochs", str(demo_epochs),
         ]
-    return [sys.executable, str(Path(__file__).resolve()), "--worker", workload]
+    return [sys.executable, "-c", _WORKER, workload]
 
 
 def _run(command: list[str], env: dict[str, str], workload: str) -> dict[str, Any]:
     """Run a workload process; its CPU time as the parent sees it, and its own."""
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = time.perf_counter()
-    completed = subprocess.run(
-        command, env=env, capture_output=True, text=True, check=True
-    )
+    with tempfile.TemporaryDirectory() as directory:
+        completed = subprocess.run(
+            command, env=env, cwd=directory, capture_output=True, text=True,
+            check=True,
+        )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = {
         "process_cpu_seconds": (after.ru_utime + after.ru_stime)
@@ -169,9 +165,10 @@ class _Competitors:
         self.processes: list[subprocess.Popen] = []
 
     def __enter__(self) -> _Competitors:
+        # Each spins until its parent, this script, is gone.
+        spin = "import os\nparent = os.getppid()\nwhile os.getppid() == parent: pass"
         self.processes = [
-            subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            for _ in range(self.count)
+            subprocess.Popen([sys.executable, "-c", spin]) for _ in range(self.count)
         ]
         time.sleep(1.0)  # let them reach the run queue
         return self
@@ -199,9 +196,6 @@ def _candidates(args: argparse.Namespace) -> dict[str, dict[str, str]]:
 
 def main() -> None:
     args = _arguments()
-    if args.worker:
-        _worker(args.worker)
-        return
     candidates = _candidates(args)
     runs: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     payload: dict[str, Any] = {"environment": environment(), "arguments": {
@@ -229,7 +223,8 @@ def main() -> None:
                         f"round {round_ + 1} {workload:4s} {name} {condition}: "
                         f"cpu {result['cpu_seconds']:.1f} s, wall "
                         f"{result['wall_seconds']:.1f} s, load "
-                        f"{result['load_average_1min']:.1f}",
+                        f"{result['load_average_1min']:.1f}, threads "
+                        f"{result.get('torch_threads')}, {result.get('library')}",
                         flush=True,
                     )
     rows, summary = [], []
