@@ -473,7 +473,13 @@ def _restore_network(estimator: Any, fitted: dict, weights: dict) -> None:
             raise _InvalidModel(
                 f"its parameters do not fit {type(estimator).__name__}: {exc}"
             ) from None
-    estimator.module_.load_state_dict(weights)
+    try:
+        estimator.module_.load_state_dict(weights)
+    except RuntimeError as exc:
+        # E.g. an edited compile=True wraps the network, whose keys then differ.
+        raise _InvalidModel(
+            f"its weights do not load into the network: {exc}"
+        ) from None
     estimator.history_ = History(history)
 
 

@@ -364,8 +364,9 @@ def test_any_edit_of_the_description_loads_or_fails_with_a_value_error(
     )
 
     def edit(model):
-        places = [place for place in _places(model) if place]
         for _ in range(data.draw(st.integers(1, 3))):
+            # Places anew after each edit: an edit can remove the places below it.
+            places = [place for place in _places(model) if place]
             *parents, last = data.draw(st.sampled_from(places))
             node = model
             for key in parents:
