@@ -139,11 +139,12 @@ def choose_convolution(
 ) -> str:
     """The faster implementation of a strided layer on ``device``, by measurement.
 
-    On CUDA devices, one training step (forward and backward) of a layer of
-    ``channels`` channels on 16 x 1024 frames is timed with both
-    implementations (the matrix products of :class:`AllConvNet` and cuDNN's
-    :func:`torch.nn.functional.conv1d`), best of three after a warm-up, and
-    the faster one is remembered for the rest of the process. On other
+    On CUDA devices, the forward and backward pass of a layer of ``channels``
+    channels on 64 x 2048 frames, under autocast with ``dtype`` as in
+    training, is timed with both implementations (the matrix products of
+    :class:`AllConvNet` and cuDNN's :func:`torch.nn.functional.conv1d`),
+    median of 5 alternating rounds after a warm-up, and the faster one is
+    remembered for the rest of the process. On other
     devices the answer is ``"matmul"`` without measuring: on CPUs the matrix
     products are about 25 % faster (``benchmarks/bench_training.py``).
 
@@ -186,27 +187,38 @@ def _time_convolutions(
     # A private generator: the measurement must not move the global random
     # state, or a fit would depend on whether an earlier fit measured.
     generator = torch.Generator(device).manual_seed(0)
-    x = torch.randn(16, 1024, channels, device=device, generator=generator)
+    # As in training: float32 activations (batch norm's output) of a batch of
+    # the paper's size, cast by autocast where the dtype is lower. A smaller
+    # probe measures launch overhead, not the layer.
+    x = torch.randn(
+        64, 2048, channels, device=device, generator=generator
+    ).requires_grad_()
     weight = torch.randn(
         channels, channels, kernel, device=device, generator=generator
-    ).mul_(channels**-0.5)
-    x, weight = x.to(dtype).requires_grad_(), weight.requires_grad_()
-    times = {}
-    with torch.enable_grad(), torch.autocast(device.type, enabled=False):
-        for implementation in ("matmul", "conv1d"):
-            best = float("inf")
-            for repeat in range(4):
-                _synchronize(device)
-                start = time.perf_counter()
-                out = _convolve_frames(
-                    x, weight.to(dtype), stride=stride, implementation=implementation
-                )
-                out.backward(torch.ones_like(out))
-                _synchronize(device)
-                if repeat:  # the first run is the warm-up
-                    best = min(best, time.perf_counter() - start)
-            times[implementation] = best
-    return min(times, key=times.get)
+    ).mul_(channels**-0.5).requires_grad_()
+    lower = dtype != torch.float32
+
+    def run(implementation: str) -> float:
+        _synchronize(device)
+        start = time.perf_counter()
+        with torch.autocast(device.type, dtype=dtype, enabled=lower):
+            out = _convolve_frames(
+                x, weight, stride=stride, implementation=implementation
+            )
+        out.float().sum().backward()
+        _synchronize(device)
+        return time.perf_counter() - start
+
+    implementations = ("matmul", "conv1d")
+    times: dict[str, list[float]] = {name: [] for name in implementations}
+    with torch.enable_grad():
+        for name in implementations:  # warm-up: kernels, cuDNN plans
+            run(name)
+        for round_ in range(5):
+            # Alternating order, so that neither always runs first.
+            for name in implementations[:: 1 if round_ % 2 else -1]:
+                times[name].append(run(name))
+    return min(implementations, key=lambda name: sorted(times[name])[2])
 
 
 def _synchronize(device: torch.device) -> None:
