@@ -429,7 +429,9 @@ class _AllConvEstimator(NeuralNet):
         replace the collate function. With ``bucketing=True``, batches come
         from a :class:`~sklearn_allconv.batching.BucketBatchSampler` (random
         for training, sorted by length otherwise) unless a ``sampler`` or
-        ``batch_sampler`` is given as an iterator parameter.
+        ``batch_sampler`` is given as an iterator parameter. During a fit that
+        keeps its clips on the device (``data_on_device``), the batches of its
+        training and validation data are gathered there instead.
         """
         prefix = "iterator_train" if training else "iterator_valid"
         kwargs = self.get_params_for(prefix)
