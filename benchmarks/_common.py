@@ -153,6 +153,31 @@ def matmul_gflops(size: int = 4096, repeats: int = 3) -> list[float]:
     return rates
 
 
+def training_flops(
+    batch: int,
+    frames: int,
+    *,
+    n_bins: int = 552,
+    n_filters: int = 256,
+    n_classes: int = 15,
+) -> dict[str, float]:
+    """Convolution and linear FLOPs of one training step on a padded batch.
+
+    Forward: 2 x multiply-adds of the filter bank, the three strided layers
+    and the output layer. Backward: the weight gradients of every layer and
+    the input gradients of all layers but the first (the input needs none),
+    each as many FLOPs as the layer's forward pass.
+    """
+    first = 2.0 * batch * frames * n_bins * n_filters
+    forward = first
+    length = frames
+    for _ in range(3):
+        length = (length - 3) // 2 + 1
+        forward += 2.0 * batch * length * 3 * n_filters * n_filters
+    forward += 2.0 * batch * n_filters * n_classes
+    return {"exact": 3 * forward - first, "three_times_forward": 3 * forward}
+
+
 def print_table(
     title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> None:

@@ -47,8 +47,15 @@ def _options(parser: argparse.ArgumentParser) -> None:
 
 
 def _fitted(X: np.ndarray, y: np.ndarray, **params: Any) -> SceneClassifier:
+    # The plain loop's threads, whatever the machine's load (bench_busy.py
+    # measures the load-dependent budget).
     return SceneClassifier(
-        max_epochs=1, train_split=None, device="cpu", random_state=0, **params
+        max_epochs=1,
+        train_split=None,
+        device="cpu",
+        n_threads=torch.get_num_threads(),
+        random_state=0,
+        **params,
     ).fit(X[:32], y[:32])
 
 

@@ -56,6 +56,7 @@ from _common import (
     paired_ratio,
     parse_args,
     print_table,
+    training_flops,
     write_json,
 )
 
@@ -67,8 +68,8 @@ from skorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
 from sklearn_allconv import AllConvNet, SceneClassifier
-from sklearn_allconv.batching import BucketBatchSampler
-from sklearn_allconv.estimators import _cpu_has_native_bfloat16, _PadCollate
+from sklearn_allconv.batching import BucketBatchSampler, _PadCollate
+from sklearn_allconv.estimators import _cpu_has_native_bfloat16
 
 N_BINS = 552
 N_CLASSES = 15
@@ -81,29 +82,6 @@ def _options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--skip-bf16", action="store_true", help="skip section 4")
     parser.add_argument("--skip-threads", action="store_true", help="skip section 5")
-
-
-# -- FLOPs -------------------------------------------------------------------
-
-
-def training_flops(
-    batch: int, frames: int, *, n_bins: int = N_BINS, n_filters: int = 256
-) -> dict[str, float]:
-    """Convolution and linear FLOPs of one training step on a padded batch.
-
-    Forward: 2 x multiply-adds of the filter bank, the three strided layers
-    and the output layer. Backward: the weight gradients of every layer and
-    the input gradients of all layers but the first (the input needs none),
-    each as many FLOPs as the layer's forward pass.
-    """
-    first = 2.0 * batch * frames * n_bins * n_filters
-    forward = first
-    length = frames
-    for _ in range(3):
-        length = (length - 3) // 2 + 1
-        forward += 2.0 * batch * length * 3 * n_filters * n_filters
-    forward += 2.0 * batch * n_filters * N_CLASSES
-    return {"exact": 3 * forward - first, "three_times_forward": 3 * forward}
 
 
 # -- wrapper overhead ----------------------------------------------------------
@@ -132,6 +110,9 @@ def _estimator_epoch(X: np.ndarray, y: np.ndarray, record: list) -> None:
         max_epochs=1,
         train_split=None,
         device="cpu",
+        # The hand-written loop's threads: the busy-machine budget is measured
+        # by bench_busy.py, this script measures the arithmetic.
+        n_threads=torch.get_num_threads(),
         random_state=SEED,
         callbacks=[("shapes", _BatchShapes(record))],
     ).fit(X, y)

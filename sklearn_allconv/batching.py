@@ -1,17 +1,20 @@
-"""Length-bucketed batches: clips of similar length share a mini-batch.
+"""Batches: length bucketing, padding, random crops, device-resident clips.
 
 Clips are zero-padded to the longest clip of their batch; every padded frame is
 computed and thrown away. Drawing batches from clips of similar length keeps
-that waste small while the batches stay random.
+that waste small while the batches stay random. Batches are assembled on the
+host (into page-locked memory for a GPU), or, when the whole training set is
+kept on the device, gathered there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Sampler
+from torch.utils.data import Dataset, Sampler, Subset, default_collate
 
 __all__ = ["BucketBatchSampler", "padding_efficiency"]
 
@@ -161,3 +164,175 @@ def padding_efficiency(
         useful += int(batch_lengths.sum())
         computed += len(batch_lengths) * int(batch_lengths.max())
     return useful / computed
+
+
+def _draw_crops(
+    lengths: np.ndarray, *, random_crop: bool, min_frames: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """First frames and lengths of the (randomly cropped) clips of one batch.
+
+    With ``random_crop``, one crop length is drawn per batch, uniformly between
+    ``min_frames`` and the longest clip (paper section 3.1: "h randomly chosen
+    within its valid range"); each longer clip is cut to it at a random offset,
+    shorter clips are kept whole and masked. Randomness comes from torch's
+    global generator, which the estimators seed.
+    """
+    starts = np.zeros(len(lengths), dtype=np.int64)
+    if random_crop:
+        longest = int(lengths.max())
+        low = min(min_frames, longest)
+        crop = int(torch.randint(low, longest + 1, ()))
+        slack = np.maximum(lengths - crop, 0)
+        starts = (torch.rand(len(lengths)).numpy() * (slack + 1)).astype(np.int64)
+        lengths = np.minimum(lengths, crop)
+    return starts, lengths
+
+
+class _PadCollate:
+    """Collate (features, target) pairs into a zero-padded batch with lengths.
+
+    Crops as :func:`_draw_crops`. With ``pin_memory`` the batch is written
+    straight into page-locked memory, from which it is copied to the GPU
+    asynchronously.
+    """
+
+    def __init__(
+        self,
+        *,
+        random_crop: bool = False,
+        min_frames: int = 1,
+        pin_memory: bool = False,
+    ) -> None:
+        self.random_crop = random_crop
+        self.min_frames = min_frames
+        self.pin_memory = pin_memory
+
+    def __call__(self, batch: Sequence[tuple[np.ndarray, Any]]) -> tuple[dict, Any]:
+        clips = [clip for clip, _ in batch]
+        starts, lengths = _draw_crops(
+            np.array([clip.shape[0] for clip in clips]),
+            random_crop=self.random_crop,
+            min_frames=self.min_frames,
+        )
+        shape = (len(clips), int(lengths.max()), clips[0].shape[1])
+        if self.pin_memory:
+            X = torch.empty(shape, dtype=torch.float32, pin_memory=True)
+        else:
+            # numpy backs large arrays with huge pages where the system allows
+            # it, which torch's allocator does not by default: the fresh batch
+            # then costs far fewer page faults.
+            X = torch.from_numpy(np.empty(shape, dtype=np.float32))
+        # Each frame is written once: the clip, then zeros after it.
+        for row, clip, start, length in zip(
+            X.numpy(), clips, starts, lengths, strict=True
+        ):
+            row[:length] = clip[start : start + length]
+            row[length:] = 0.0
+        targets = default_collate([target for _, target in batch])
+        return {"X": X, "lengths": torch.from_numpy(lengths)}, targets
+
+
+class _ClipStore:
+    """Every clip of a training set in one (frames, bins) tensor on a device.
+
+    Batches are gathered from it on the device (:meth:`batch`), so that an
+    epoch copies nothing from the host. One row of zeros follows the last
+    clip: padded positions read it.
+    """
+
+    def __init__(self, clips: np.ndarray, device: torch.device | str) -> None:
+        self.clips = clips
+        self.lengths = np.array([len(clip) for clip in clips], dtype=np.int64)
+        offsets = np.concatenate([[0], np.cumsum(self.lengths)[:-1]])
+        self.frames = torch.empty(
+            (int(self.lengths.sum()) + 1, clips[0].shape[1]),
+            dtype=torch.float32,
+            device=device,
+        )
+        for clip, offset in zip(clips, offsets, strict=True):
+            self.frames[offset : offset + len(clip)].copy_(torch.from_numpy(clip))
+        self.frames[-1] = 0.0
+        self.offsets = torch.as_tensor(offsets, device=device)
+
+    @staticmethod
+    def nbytes(clips: np.ndarray) -> int:
+        """Device memory a store of ``clips`` takes, in bytes."""
+        return 4 * sum(clip.shape[0] * clip.shape[1] for clip in clips)
+
+    def batch(
+        self, indices: np.ndarray, starts: np.ndarray, lengths: np.ndarray
+    ) -> torch.Tensor:
+        """Clips ``indices`` from frames ``starts`` on, zero-padded, on the device.
+
+        Returns
+        -------
+        Tensor of shape (len(indices), lengths.max(), bins)
+        """
+        device = self.frames.device
+        n_frames = int(lengths.max())
+        first = self.offsets[torch.from_numpy(indices).to(device)] + torch.from_numpy(
+            starts
+        ).to(device)
+        positions = torch.arange(n_frames, device=device)
+        rows = torch.where(
+            positions < torch.from_numpy(lengths).to(device)[:, None],
+            first[:, None] + positions,
+            self.frames.shape[0] - 1,
+        )
+        return self.frames.index_select(0, rows.view(-1)).view(
+            len(indices), n_frames, self.frames.shape[1]
+        )
+
+
+class _ClipIndices(Dataset):
+    """(index into the store, target) pairs of a dataset over the store's clips."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+        self.indices = _root_indices(dataset)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> tuple[int, Any]:
+        return int(self.indices[i]), self.dataset[i][1]
+
+
+def _root_indices(dataset: Any) -> np.ndarray:
+    """Positions in the underlying dataset of each item of (a subset of) it."""
+    if isinstance(dataset, Subset):
+        return _root_indices(dataset.dataset)[np.asarray(dataset.indices)]
+    return np.arange(len(dataset))
+
+
+def _root_dataset(dataset: Any) -> Any:
+    """The dataset under any number of :class:`~torch.utils.data.Subset` layers."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return dataset
+
+
+class _StoreCollate:
+    """Collate (store index, target) pairs into a padded batch gathered on the device.
+
+    Draws the same crops as :class:`_PadCollate` from the same generator, so
+    that both give identical batches.
+    """
+
+    def __init__(
+        self, store: _ClipStore, *, random_crop: bool = False, min_frames: int = 1
+    ) -> None:
+        self.store = store
+        self.random_crop = random_crop
+        self.min_frames = min_frames
+
+    def __call__(self, batch: Sequence[tuple[int, Any]]) -> tuple[dict, Any]:
+        indices = np.array([index for index, _ in batch], dtype=np.int64)
+        starts, lengths = _draw_crops(
+            self.store.lengths[indices],
+            random_crop=self.random_crop,
+            min_frames=self.min_frames,
+        )
+        X = self.store.batch(indices, starts, lengths)
+        targets = default_collate([target for _, target in batch])
+        return {"X": X, "lengths": torch.from_numpy(lengths)}, targets

@@ -15,7 +15,7 @@ import platform
 import signal
 import threading
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from numbers import Integral, Real
 from typing import Any
 
@@ -35,12 +35,20 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, column_or_1d
 from skorch import NeuralNet
 from skorch.callbacks import EarlyStopping, LRScheduler
-from skorch.dataset import ValidSplit
+from skorch.dataset import ValidSplit, unpack_data
 from skorch.utils import to_device
 from torch.optim.lr_scheduler import ReduceLROnPlateau
-from torch.utils.data import DataLoader, Dataset, Subset, default_collate
+from torch.utils.data import DataLoader, Dataset, Subset
 
-from .batching import BucketBatchSampler
+from ._threads import threads
+from .batching import (
+    BucketBatchSampler,
+    _ClipIndices,
+    _ClipStore,
+    _PadCollate,
+    _root_dataset,
+    _StoreCollate,
+)
 from .checkpoints import TrainingCheckpoint
 from .metrics import equal_error_rate
 from .network import AllConvNet, minimum_frames
@@ -49,6 +57,12 @@ from .progress import EpochTable
 __all__ = ["AudioTagger", "GroupValidSplit", "SceneClassifier"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Autocast dtype of each precision; float32 runs without autocast.
+_AUTOCAST_DTYPES = {
+    "float32": None,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
 
 
 class GroupValidSplit:
@@ -145,58 +159,6 @@ class GroupValidSplit:
 # Module-level defaults: the split objects are stateless, and clone() copies them.
 _SCENE_SPLIT = GroupValidSplit(0.2, stratified=True)
 _TAG_SPLIT = GroupValidSplit(0.2)
-
-
-class _PadCollate:
-    """Collate (features, target) pairs into a zero-padded batch with lengths.
-
-    With ``random_crop``, one crop length is drawn per batch, uniformly between
-    ``min_frames`` and the longest clip (paper section 3.1: "h randomly chosen
-    within its valid range"); each longer clip is cut to it at a random offset,
-    shorter clips are kept whole and masked. Randomness comes from torch's
-    generator, which the estimators seed. With ``pin_memory`` the batch is
-    written straight into page-locked memory, from which it is copied to the
-    GPU asynchronously.
-    """
-
-    def __init__(
-        self,
-        *,
-        random_crop: bool = False,
-        min_frames: int = 1,
-        pin_memory: bool = False,
-    ) -> None:
-        self.random_crop = random_crop
-        self.min_frames = min_frames
-        self.pin_memory = pin_memory
-
-    def __call__(self, batch: Sequence[tuple[np.ndarray, Any]]) -> tuple[dict, Any]:
-        clips = [clip for clip, _ in batch]
-        lengths = np.array([clip.shape[0] for clip in clips])
-        starts = np.zeros(len(clips), dtype=np.int64)
-        if self.random_crop:
-            longest = int(lengths.max())
-            low = min(self.min_frames, longest)
-            crop = int(torch.randint(low, longest + 1, ()))
-            slack = np.maximum(lengths - crop, 0)
-            starts = (torch.rand(len(clips)).numpy() * (slack + 1)).astype(np.int64)
-            lengths = np.minimum(lengths, crop)
-        shape = (len(clips), int(lengths.max()), clips[0].shape[1])
-        if self.pin_memory:
-            X = torch.empty(shape, dtype=torch.float32, pin_memory=True)
-        else:
-            # numpy backs large arrays with huge pages where the system allows
-            # it, which torch's allocator does not by default: the fresh batch
-            # then costs far fewer page faults.
-            X = torch.from_numpy(np.empty(shape, dtype=np.float32))
-        # Each frame is written once: the clip, then zeros after it.
-        for row, clip, start, length in zip(
-            X.numpy(), clips, starts, lengths, strict=True
-        ):
-            row[:length] = clip[start : start + length]
-            row[length:] = 0.0
-        targets = default_collate([target for _, target in batch])
-        return {"X": X, "lengths": torch.from_numpy(lengths)}, targets
 
 
 class _EarlyStopping(EarlyStopping):
@@ -300,6 +262,8 @@ class _AllConvEstimator(NeuralNet):
         short_clips: str = "error",
         bucketing: bool = True,
         precision: str = "float32",
+        data_on_device: bool | str = "auto",
+        n_threads: int | None = None,
         random_state: int | np.random.RandomState | None = None,
         **kwargs: Any,
     ) -> None:
@@ -322,6 +286,8 @@ class _AllConvEstimator(NeuralNet):
         self.short_clips = short_clips
         self.bucketing = bucketing
         self.precision = precision
+        self.data_on_device = data_on_device
+        self.n_threads = n_threads
         self.random_state = random_state
 
     def get_params(self, deep: bool = True, **kwargs: Any) -> dict[str, Any]:
@@ -502,15 +468,30 @@ class _AllConvEstimator(NeuralNet):
         replace the collate function. With ``bucketing=True``, batches come
         from a :class:`~sklearn_allconv.batching.BucketBatchSampler` (random
         for training, sorted by length otherwise) unless a ``sampler`` or
-        ``batch_sampler`` is given as an iterator parameter.
+        ``batch_sampler`` is given as an iterator parameter. During a fit that
+        keeps its clips on the device (``data_on_device``), the batches of its
+        training and validation data are gathered there instead.
         """
         prefix = "iterator_train" if training else "iterator_valid"
         kwargs = self.get_params_for(prefix)
+        # Only SceneClassifier has the parameter: tagging trains on whole clips.
+        random_crop = training and getattr(self, "random_crop", False)
+        store = getattr(self, "_clip_store", None)
+        items = dataset
+        if (
+            store is not None
+            and "collate_fn" not in kwargs
+            and getattr(_root_dataset(dataset), "X", None) is store.clips
+        ):
+            # The fit's clips are on the device: batches are gathered there.
+            items = _ClipIndices(dataset)
+            kwargs["collate_fn"] = _StoreCollate(
+                store, random_crop=random_crop, min_frames=self._min_frames()
+            )
         kwargs.setdefault(
             "collate_fn",
             _PadCollate(
-                # Only SceneClassifier has the parameter: tagging trains on whole clips.
-                random_crop=training and getattr(self, "random_crop", False),
+                random_crop=random_crop,
                 min_frames=self._min_frames(),
                 pin_memory=self._on_cuda(),
             ),
@@ -533,7 +514,7 @@ class _AllConvEstimator(NeuralNet):
             if training and not custom_sampler:
                 kwargs.setdefault("shuffle", True)
         iterator = self.iterator_train if training else self.iterator_valid
-        return iterator(dataset, **kwargs)
+        return iterator(items, **kwargs)
 
     def _device_type(self) -> str:
         """"cuda", "cpu", ...; device=None (no moves) counts as the CPU."""
@@ -663,9 +644,34 @@ class _AllConvEstimator(NeuralNet):
             raise ValueError(
                 f"short_clips must be 'error' or 'pad', got {self.short_clips!r}."
             )
-        if self.precision not in ("float32", "bfloat16"):
+        if self.precision not in _AUTOCAST_DTYPES:
             raise ValueError(
-                f"precision must be 'float32' or 'bfloat16', got {self.precision!r}."
+                "precision must be 'float32', 'bfloat16' or 'float16', got "
+                f"{self.precision!r}."
+            )
+        if not (
+            isinstance(self.data_on_device, bool) or self.data_on_device == "auto"
+        ):
+            raise ValueError(
+                "data_on_device must be 'auto', True or False, got "
+                f"{self.data_on_device!r}."
+            )
+        if self.n_threads is not None and (
+            isinstance(self.n_threads, bool)
+            or not isinstance(self.n_threads, (int, np.integer))
+            or self.n_threads < 1
+        ):
+            raise ValueError(
+                "n_threads must be None (adapt to the machine's load) or a "
+                f"positive int, got {self.n_threads!r}."
+            )
+        if self.precision == "float16" and not self._on_cuda():
+            warnings.warn(
+                "precision='float16' on a CPU: float16 with a gradient scaler is "
+                "meant for GPUs without bfloat16; CPUs compute it slowly. Use "
+                "precision='float32'.",
+                UserWarning,
+                stacklevel=4,
             )
         if (
             self.precision == "bfloat16"
@@ -679,6 +685,41 @@ class _AllConvEstimator(NeuralNet):
                 UserWarning,
                 stacklevel=4,
             )
+        if (
+            self.precision == "bfloat16"
+            and self._on_cuda()
+            and not torch.cuda.is_bf16_supported()
+        ):
+            warnings.warn(
+                "precision='bfloat16' on a GPU without bfloat16 support: use "
+                "precision='float16', which trains with a gradient scaler.",
+                UserWarning,
+                stacklevel=4,
+            )
+
+    def _wants_data_on_device(self, clips: np.ndarray) -> bool:
+        """Whether this fit keeps its clips on the device (``data_on_device``)."""
+        custom = [
+            f"{prefix}__{name}"
+            for prefix in ("iterator_train", "iterator_valid")
+            for name, value in self.get_params_for(prefix).items()
+            if name == "collate_fn" or (name == "num_workers" and value)
+        ]
+        if self.data_on_device is False or (
+            self.data_on_device == "auto" and (custom or not self._on_cuda())
+        ):
+            return False
+        if custom:
+            raise ValueError(
+                f"data_on_device=True gathers batches on the device, which does not "
+                f"go with {', '.join(custom)}. Set data_on_device='auto' or False "
+                "to use them."
+            )
+        if self.data_on_device is True:
+            return True
+        free, _ = torch.cuda.mem_get_info(torch.device(self.device))
+        # Half the free memory at most: the rest is for activations.
+        return _ClipStore.nbytes(clips) <= free // 2
 
     def _fit(
         self, X: Any, y: Any, groups: Any, fit_params: dict, *, partial: bool
@@ -703,8 +744,13 @@ class _AllConvEstimator(NeuralNet):
         # skorch's fit parameters: under metadata routing skorch routes those
         # to the module and to train_split.cv, and the groups would be lost.
         self._fit_groups = groups
+        device = "cpu" if self.device is None else self.device
         try:
-            with torch.random.fork_rng(devices=devices):
+            if self._wants_data_on_device(clips):
+                self._clip_store = _ClipStore(clips, device)
+            if self.precision == "float16":
+                self._grad_scaler = torch.amp.GradScaler(self._device_type())
+            with torch.random.fork_rng(devices=devices), threads(self.n_threads):
                 torch.manual_seed(seed)
                 if reset:
                     self.initialize()
@@ -712,12 +758,59 @@ class _AllConvEstimator(NeuralNet):
         finally:
             del self._fit_groups
             self.__dict__.pop("_notifying", None)
+            # Neither outlives the fit: the clips' device copy is large, and
+            # neither belongs in a pickled estimator.
+            self.__dict__.pop("_clip_store", None)
+            self.__dict__.pop("_grad_scaler", None)
         if self.interrupted_:
             # skorch swallows the KeyboardInterrupt; the callbacks have left the
             # best weights and a checkpoint. The caller (a cross-validation, a
             # grid search, the command line) must stop too.
             raise KeyboardInterrupt
         return self
+
+    def train_step_single(self, batch: Any, **fit_params: Any) -> dict[str, Any]:
+        """Compute the loss and gradients of one batch.
+
+        With ``precision="float16"`` the loss is scaled before the backward
+        pass (:class:`torch.amp.GradScaler`), so that small float16 gradients
+        do not vanish, and the gradients are unscaled afterwards, so that
+        callbacks see their true values.
+
+        Parameters
+        ----------
+        batch : tuple
+            A batch from the iterator: (inputs, targets).
+        **fit_params : dict
+            Passed on to the module's ``forward``.
+
+        Returns
+        -------
+        dict
+            ``{"loss": loss, "y_pred": logits}``.
+        """
+        scaler = getattr(self, "_grad_scaler", None)
+        if scaler is None:
+            return super().train_step_single(batch, **fit_params)
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        y_pred = self.infer(Xi, **fit_params)
+        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        scaler.scale(loss).backward()
+        for name in self._optimizers:
+            scaler.unscale_(getattr(self, name + "_"))
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _step_optimizer(self, step_fn: Any) -> None:
+        scaler = getattr(self, "_grad_scaler", None)
+        if scaler is None:
+            super()._step_optimizer(step_fn)
+            return
+        # The scaler skips steps whose gradients overflowed; it takes no closure.
+        step_fn()
+        for name in self._optimizers:
+            scaler.step(getattr(self, name + "_"))
+        scaler.update()
 
     def fit(
         self, X: Any, y: Any, groups: Any = None, **fit_params: Any
@@ -801,6 +894,13 @@ class _AllConvEstimator(NeuralNet):
         self.check_is_fitted()
         if not isinstance(X, Dataset):
             X = self._check_clips(X, reset=False)
+        with threads(getattr(self, "n_threads", None)):
+            yield from self._forward_batches(X, training, device)
+
+    def _forward_batches(
+        self, X: Any, training: bool, device: str
+    ) -> Iterator[torch.Tensor]:
+        """The body of :meth:`forward_iter`, on validated clips."""
         iterator = self.get_iterator(self.get_dataset(X), training=training)
         sampler = getattr(iterator, "batch_sampler", None)
         outputs = (
@@ -845,9 +945,10 @@ class _AllConvEstimator(NeuralNet):
         return logits.float()
 
     def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.precision == "float32":
+        dtype = _AUTOCAST_DTYPES[self.precision]
+        if dtype is None:
             return contextlib.nullcontext()
-        return torch.autocast(device_type=self._device_type(), dtype=torch.bfloat16)
+        return torch.autocast(device_type=self._device_type(), dtype=dtype)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """Class or tag probabilities of each clip, from the whole clip.
@@ -970,12 +1071,34 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         sorted by length, validation and prediction batches are sorted by
         length and the outputs put back in the order of ``X``. False gives
         skorch's plain batches (shuffled for training).
-    precision : {"float32", "bfloat16"}, default="float32"
+    precision : {"float32", "bfloat16", "float16"}, default="float32"
         Arithmetic of the forward pass. "bfloat16" runs it under
         :func:`torch.autocast` with bfloat16 (mixed precision: weights,
-        batch-norm statistics, the loss and the outputs stay float32). It pays
-        on GPUs with bfloat16 support and on CPUs with AVX512-BF16 or AMX; on
-        other CPUs it is much slower than float32 and a warning says so.
+        batch normalization, the pooling, the output layer, the loss and the
+        outputs stay float32). It pays on GPUs with bfloat16 support and on
+        CPUs with AVX512-BF16 or AMX; on other CPUs it is much slower than
+        float32 and a warning says so. "float16" is the same with float16 and a
+        gradient scaler (:class:`torch.amp.GradScaler`), for GPUs without
+        bfloat16.
+    data_on_device : {"auto", True, False}, default="auto"
+        Keep all training clips on the device for the whole fit, so that
+        batches are gathered there and an epoch copies nothing from the host.
+        "auto" does so on CUDA when the clips take at most half of the free
+        device memory and no custom ``collate_fn`` or ``num_workers`` is set;
+        otherwise batches are assembled on the host (in page-locked memory on
+        CUDA) and copied asynchronously. True forces it (also on the CPU,
+        where it costs a copy of the clips), False forbids it. The batches are
+        the same either way.
+    n_threads : int or None, default=None
+        Intra-op threads of torch during :meth:`fit` and prediction; torch's
+        own count is restored afterwards. None takes torch's count
+        (:func:`torch.get_num_threads`, all cores by default), lowered at the
+        start of each fit or prediction to the cores that other running
+        processes leave free, at least one (read from the run queue on Linux;
+        elsewhere torch's count is kept). On a busy machine this avoids
+        threads that spin while they wait for each other, which made CPU time
+        grow with the machine's load (``benchmarks/bench_busy.py``). An int
+        fixes the count, for runs that must repeat exactly (see Notes).
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks. The default ones are reachable by name:
         ``callbacks__lr_plateau__patience`` (3),
@@ -1040,10 +1163,12 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
 
     Determinism: with an int ``random_state``, fitting on the CPU gives
     bit-identical weights and predictions from run to run and from process to
-    process, given the same data, library versions and number of torch
-    threads (``torch.get_num_threads()`` changes the order of floating-point
-    sums). Fits running in threads share torch's global random generator and
-    are not reproducible; joblib's default process-based backend is. On CUDA,
+    process, given the same data, library versions and number of threads (it
+    changes the order of floating-point sums). With ``n_threads=None`` the
+    number of threads follows the machine's load, so on a shared machine set
+    ``n_threads`` to an int for runs that must repeat exactly. Fits running
+    in threads share torch's global random generator and are not
+    reproducible; joblib's default process-based backend is. On CUDA,
     cuDNN chooses convolution algorithms whose results vary slightly between
     runs: ``torch.backends.cudnn.benchmark = False`` with
     ``torch.use_deterministic_algorithms(True)`` (and the environment variable
@@ -1057,13 +1182,14 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
     Set ``bucketing=False`` for uniformly random batches. Neither changes what
     a clip contributes: padding is masked either way.
 
-    Performance (see ``docs/performance.md``): on CUDA, batches are assembled
-    in page-locked memory and copied asynchronously; the network runs its
-    convolutions as matrix products, so ``torch.backends.cudnn.benchmark`` does
-    not concern it and is left as it is. The estimators do not change torch's
-    thread count: call :func:`torch.set_num_threads` to choose it (one thread
-    is faster for tiny networks on a busy machine; the default uses all cores,
-    which is best for the paper's network on an otherwise idle machine).
+    Performance (see ``docs/performance.md``): on CUDA the training clips stay
+    on the device when they fit (``data_on_device``); otherwise batches are
+    assembled in page-locked memory and copied asynchronously. The network
+    chooses per device between its matrix-product convolutions and cuDNN by
+    measurement (``module__convolution``). Threads: ``n_threads=None`` uses
+    torch's thread count, lowered to the free cores on a busy machine (one
+    thread is also faster for tiny networks; all cores are best for the
+    paper's network on an otherwise idle machine).
 
     Examples
     --------
@@ -1094,6 +1220,8 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         short_clips: str = "error",
         bucketing: bool = True,
         precision: str = "float32",
+        data_on_device: bool | str = "auto",
+        n_threads: int | None = None,
         callbacks: Any = None,
         predict_nonlinearity: Any = "auto",
         warm_start: bool = False,
@@ -1119,6 +1247,8 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
             short_clips=short_clips,
             bucketing=bucketing,
             precision=precision,
+            data_on_device=data_on_device,
+            n_threads=n_threads,
             random_state=random_state,
             **kwargs,
         )
@@ -1254,8 +1384,13 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
     bucketing : bool, default=True
         Batch clips of similar length together, as in :class:`SceneClassifier`;
         prediction output stays in the order of ``X``.
-    precision : {"float32", "bfloat16"}, default="float32"
+    precision : {"float32", "bfloat16", "float16"}, default="float32"
         Arithmetic of the forward pass, as in :class:`SceneClassifier`.
+    data_on_device : {"auto", True, False}, default="auto"
+        Keep the training clips on the device, as in :class:`SceneClassifier`.
+    n_threads : int or None, default=None
+        Intra-op threads during fit and prediction, as in
+        :class:`SceneClassifier`: None adapts to the machine's load.
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks; the default ones are ``lr_plateau``,
         ``early_stopping`` and ``checkpoint`` (see :class:`SceneClassifier`).
@@ -1335,6 +1470,8 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
         short_clips: str = "error",
         bucketing: bool = True,
         precision: str = "float32",
+        data_on_device: bool | str = "auto",
+        n_threads: int | None = None,
         callbacks: Any = None,
         predict_nonlinearity: Any = _sigmoid,
         warm_start: bool = False,
@@ -1360,6 +1497,8 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
             short_clips=short_clips,
             bucketing=bucketing,
             precision=precision,
+            data_on_device=data_on_device,
+            n_threads=n_threads,
             random_state=random_state,
             **kwargs,
         )

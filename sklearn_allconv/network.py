@@ -12,6 +12,7 @@ __all__ = [
     "AllConvNet",
     "MaskedBatchNorm1d",
     "MaskedGlobalPooling",
+    "choose_convolution",
     "frame_mask",
     "minimum_frames",
     "output_lengths",
@@ -92,7 +93,7 @@ def frame_mask(lengths: torch.Tensor, n_frames: int) -> torch.Tensor:
 
 
 def _convolve_frames(
-    x: torch.Tensor, weight: torch.Tensor, *, stride: int
+    x: torch.Tensor, weight: torch.Tensor, *, stride: int, implementation: str
 ) -> torch.Tensor:
     """Unpadded convolution over time of (batch, frames, channels) input, as GEMMs.
 
@@ -102,10 +103,18 @@ def _convolve_frames(
     faster on CPUs than the convolution kernels and need no transposition of
     the input.
 
+    With ``implementation="conv1d"`` the same function is computed by
+    :func:`torch.nn.functional.conv1d` (cuDNN on CUDA) on a transposed view.
+
     Returns
     -------
     Tensor of shape (batch, (frames - kernel) // stride + 1, out)
     """
+    if implementation == "conv1d":
+        # Autocast casts for conv1d itself; the output is put back in the
+        # (batch, frames, channels) layout that batch norm reads without a copy.
+        out = F.conv1d(x.transpose(1, 2), weight, stride=stride)
+        return out.transpose(1, 2).contiguous()
     device_type = x.device.type
     if not torch.is_autocast_enabled(device_type):
         return _FrameConvolution.apply(x, weight, stride)
@@ -113,6 +122,109 @@ def _convolve_frames(
     dtype = torch.get_autocast_dtype(device_type)
     with torch.autocast(device_type=device_type, enabled=False):
         return _FrameConvolution.apply(x.to(dtype), weight.to(dtype), stride)
+
+
+# Fastest implementation of a strided layer per (device, dtype, channels,
+# kernel, stride), measured once per process.
+_MEASURED_CONVOLUTIONS: dict[tuple, str] = {}
+
+
+def choose_convolution(
+    device: torch.device | str,
+    *,
+    dtype: torch.dtype = torch.float32,
+    channels: int = 256,
+    kernel_size: int = 3,
+    stride: int = 2,
+) -> str:
+    """The faster implementation of a strided layer on ``device``, by measurement.
+
+    On CUDA devices, the forward and backward pass of a layer of ``channels``
+    channels on 64 x 2048 frames, under autocast with ``dtype`` as in
+    training, is timed with both implementations (the matrix products of
+    :class:`AllConvNet` and cuDNN's :func:`torch.nn.functional.conv1d`),
+    median of 5 alternating rounds after a warm-up, and the faster one is
+    remembered for the rest of the process. On other
+    devices the answer is ``"matmul"`` without measuring: on CPUs the matrix
+    products are about 25 % faster (``benchmarks/bench_training.py``).
+
+    Parameters
+    ----------
+    device : torch.device or str
+        The device the network runs on.
+    dtype : torch.dtype, default=torch.float32
+        The arithmetic of the products: float32, or the autocast dtype.
+    channels : int, default=256
+        Input and output channels of the layer.
+    kernel_size : int, default=3
+        Kernel size in frames.
+    stride : int, default=2
+        Stride in frames.
+
+    Returns
+    -------
+    {"matmul", "conv1d"}
+        The implementation to use.
+    """
+    device = torch.device(device)
+    if device.type != "cuda":
+        return "matmul"
+    if device.index is None:
+        device = torch.device("cuda", torch.cuda.current_device())
+    key = (str(device), dtype, channels, kernel_size, stride)
+    if key not in _MEASURED_CONVOLUTIONS:
+        _MEASURED_CONVOLUTIONS[key] = _time_convolutions(
+            device, dtype, channels, kernel_size, stride
+        )
+    return _MEASURED_CONVOLUTIONS[key]
+
+
+def _time_convolutions(
+    device: torch.device, dtype: torch.dtype, channels: int, kernel: int, stride: int
+) -> str:
+    import time
+
+    # A private generator: the measurement must not move the global random
+    # state, or a fit would depend on whether an earlier fit measured.
+    generator = torch.Generator(device).manual_seed(0)
+    # As in training: float32 activations (batch norm's output) of a batch of
+    # the paper's size, cast by autocast where the dtype is lower. A smaller
+    # probe measures launch overhead, not the layer.
+    x = torch.randn(
+        64, 2048, channels, device=device, generator=generator
+    ).requires_grad_()
+    weight = torch.randn(
+        channels, channels, kernel, device=device, generator=generator
+    ).mul_(channels**-0.5).requires_grad_()
+    lower = dtype != torch.float32
+
+    def run(implementation: str) -> float:
+        _synchronize(device)
+        start = time.perf_counter()
+        with torch.autocast(device.type, dtype=dtype, enabled=lower):
+            out = _convolve_frames(
+                x, weight, stride=stride, implementation=implementation
+            )
+        out.float().sum().backward()
+        _synchronize(device)
+        return time.perf_counter() - start
+
+    implementations = ("matmul", "conv1d")
+    times: dict[str, list[float]] = {name: [] for name in implementations}
+    with torch.enable_grad():
+        for name in implementations:  # warm-up: kernels, cuDNN plans
+            run(name)
+        for round_ in range(5):
+            # Alternating order, so that neither always runs first.
+            for name in implementations[:: 1 if round_ % 2 else -1]:
+                times[name].append(run(name))
+    return min(implementations, key=lambda name: sorted(times[name])[2])
+
+
+def _synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA runs asynchronously)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 class _FrameConvolution(torch.autograd.Function):
@@ -447,6 +559,14 @@ class AllConvNet(nn.Module):
         Stride in frames of the strided convolutions.
     pooling : {"mean", "max"}, default="mean"
         Aggregation of the masked global pooling.
+    convolution : {"auto", "matmul", "conv1d"}, default="auto"
+        Implementation of the strided layers: matrix products on the
+        (batch, frames, channels) layout ("matmul"), or
+        :func:`torch.nn.functional.conv1d` on a transposed view ("conv1d",
+        cuDNN on CUDA). Both compute the same function. "auto" takes the
+        matrix products on CPUs and, on CUDA, the faster of the two for the
+        device and arithmetic, measured once per process
+        (:func:`choose_convolution`).
 
     Attributes
     ----------
@@ -482,7 +602,12 @@ class AllConvNet(nn.Module):
     views that group ``stride`` frames per row, with a hand-written backward
     pass). On CPUs this is about 25 % faster than Conv1d on the transposed
     input (``benchmarks/bench_training.py``); on CUDA the products run on
-    cuBLAS, so ``torch.backends.cudnn.benchmark`` does not affect them.
+    cuBLAS, and ``convolution="auto"`` measures them against cuDNN.
+
+    Under :func:`torch.autocast` (mixed precision) the convolutions run in
+    the autocast dtype, while batch normalization, the pooling and the output
+    layer compute in float32: they are cheap, and this keeps a clip's logits
+    independent of its batch to float32 accuracy.
 
     References
     ----------
@@ -510,8 +635,14 @@ class AllConvNet(nn.Module):
         kernel_size: int = 3,
         stride: int = 2,
         pooling: str = "mean",
+        convolution: str = "auto",
     ) -> None:
         super().__init__()
+        if convolution not in ("auto", "matmul", "conv1d"):
+            raise ValueError(
+                "convolution must be 'auto', 'matmul' or 'conv1d', got "
+                f"{convolution!r}."
+            )
         for name, value in [
             ("n_bins", n_bins),
             ("n_outputs", n_outputs),
@@ -529,6 +660,7 @@ class AllConvNet(nn.Module):
         self.n_bins = n_bins
         self.kernel_size = kernel_size
         self.stride = stride
+        self.convolution = convolution
         self.filter_bank = nn.Conv1d(n_bins, n_filters, kernel_size=1, bias=False)
         self.filter_bank_norm = MaskedBatchNorm1d(n_filters)
         self.convs = nn.ModuleList(
@@ -603,17 +735,43 @@ class AllConvNet(nn.Module):
         # products on Conv1d's weights (see _convolve_frames); batch norm and
         # pooling see (batch, channels, frames) views of it.
         lengths = lengths.to(device=X.device, non_blocking=True)
+        implementation = self._convolution_for(X)
         x = F.linear(X, self.filter_bank.weight[:, :, 0])
         mask = frame_mask(lengths, x.shape[1]) if padded else None
         x = self._normalize(self.filter_bank_norm, x, mask)
         for conv, norm in zip(self.convs, self.norms, strict=True):
-            x = _convolve_frames(x, conv.weight, stride=self.stride)
+            x = _convolve_frames(
+                x, conv.weight, stride=self.stride, implementation=implementation
+            )
             lengths = output_lengths(
                 lengths, kernel_size=self.kernel_size, stride=self.stride
             )
             mask = frame_mask(lengths, x.shape[1]) if padded else None
             x = self._normalize(norm, x, mask)
-        return self.output(self.pool(x.transpose(1, 2), lengths, mask))
+        pooled = self.pool(x.transpose(1, 2), lengths, mask)
+        # Float32 even under autocast: a 256 x n_outputs product costs nothing,
+        # and a bfloat16 rounding of the logits would make them depend on the
+        # batch (see Notes).
+        with torch.autocast(device_type=X.device.type, enabled=False):
+            return self.output(pooled.float())
+
+    def _convolution_for(self, X: torch.Tensor) -> str:
+        """The strided layers' implementation for this input's device and dtype."""
+        if self.convolution != "auto":
+            return self.convolution
+        device_type = X.device.type
+        dtype = (
+            torch.get_autocast_dtype(device_type)
+            if torch.is_autocast_enabled(device_type)
+            else X.dtype
+        )
+        return choose_convolution(
+            X.device,
+            dtype=dtype,
+            channels=self.filter_bank.out_channels,
+            kernel_size=self.kernel_size,
+            stride=self.stride,
+        )
 
     @staticmethod
     def _normalize(

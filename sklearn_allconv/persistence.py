@@ -82,6 +82,7 @@ _RUN_TIME_PARAMS = {
     "network": {
         "device", "callbacks", "verbose", "iterator_train", "iterator_valid",
         "dataset", "compile", "use_caching", "torch_load_kwargs",
+        "data_on_device", "n_threads", "module__convolution",
     },
 }
 _RUN_TIME_PREFIXES = ("callbacks__", "iterator_train__", "iterator_valid__")
@@ -563,7 +564,7 @@ _NETWORK_PARAMS = {
     "warm_start": _BOOL,
     "short_clips": _one_of("error", "pad"),
     "bucketing": _BOOL,
-    "precision": _one_of("float32", "bfloat16"),
+    "precision": _one_of("float32", "bfloat16", "float16"),
     "random_state": _random_state,
     "random_crop": _BOOL,
     "threshold": _real_in(0.0, 1.0),
@@ -661,7 +662,13 @@ def _restore_network(estimator: Any, fitted: dict, weights: dict) -> None:
             raise _InvalidModel(
                 f"its parameters do not fit {type(estimator).__name__}: {exc}"
             ) from None
-    estimator.module_.load_state_dict(weights)
+    try:
+        estimator.module_.load_state_dict(weights)
+    except RuntimeError as exc:
+        # E.g. an edited compile=True wraps the network, whose keys then differ.
+        raise _InvalidModel(
+            f"its weights do not load into the network: {exc}"
+        ) from None
     estimator.history_ = History(history)
 
 

@@ -5,7 +5,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from sklearn_allconv.batching import BucketBatchSampler, padding_efficiency
+from sklearn_allconv.batching import (
+    BucketBatchSampler,
+    _ClipStore,
+    _PadCollate,
+    _StoreCollate,
+    padding_efficiency,
+)
 
 
 def _dcase_like_lengths(n_clips=1170, seed=0):
@@ -120,3 +126,24 @@ def test_padding_efficiency_on_dcase_like_lengths_is_high(shuffle):
 def test_bad_parameters_raise(params, match):
     with pytest.raises(ValueError, match=match):
         BucketBatchSampler([10, 20], **params)
+
+
+@pytest.mark.parametrize("random_crop", [False, True])
+def test_batches_gathered_from_stored_clips_equal_host_batches(random_crop):
+    rng = np.random.default_rng(0)
+    clips = np.empty(6, dtype=object)
+    clips[:] = [
+        rng.standard_normal((n, 4)).astype(np.float32) for n in (30, 17, 25, 15, 40, 22)
+    ]
+    targets = np.arange(6)
+    store = _ClipStore(clips, "cpu")
+    host = _PadCollate(random_crop=random_crop, min_frames=15)
+    stored = _StoreCollate(store, random_crop=random_crop, min_frames=15)
+    for indices in ([4, 0, 1], [3], [5, 2, 0, 4]):
+        torch.manual_seed(1)
+        X, y = host([(clips[i], targets[i]) for i in indices])
+        torch.manual_seed(1)
+        X_stored, y_stored = stored([(i, targets[i]) for i in indices])
+        torch.testing.assert_close(X_stored["X"], X["X"], rtol=0, atol=0)
+        torch.testing.assert_close(X_stored["lengths"], X["lengths"])
+        torch.testing.assert_close(y_stored, y)

@@ -15,7 +15,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from skorch.callbacks import Callback
 
-from sklearn_allconv import AudioTagger, GroupValidSplit, SceneClassifier, eer_scorer
+from sklearn_allconv import (
+    AudioTagger,
+    GroupValidSplit,
+    SceneClassifier,
+    eer_scorer,
+    estimators,
+)
 from sklearn_allconv.batching import BucketBatchSampler
 from sklearn_allconv.estimators import _PadCollate
 
@@ -591,8 +597,97 @@ def test_bfloat16_precision_trains_and_predicts(scenes):
 
 def test_unknown_precision_raises(scenes):
     X, y, _ = scenes
-    with pytest.raises(ValueError, match="precision must be 'float32' or 'bfloat16'"):
-        _small(SceneClassifier, precision="float16").fit(X, y)
+    with pytest.raises(
+        ValueError, match="precision must be 'float32', 'bfloat16' or 'float16'"
+    ):
+        _small(SceneClassifier, precision="half").fit(X, y)
+
+
+def test_float16_precision_scales_the_loss_and_trains(scenes, monkeypatch):
+    X, y, groups = scenes
+    calls = {"scale": 0, "step": 0}
+    original_scale = torch.amp.GradScaler.scale
+    original_step = torch.amp.GradScaler.step
+
+    def scale(scaler, loss):
+        calls["scale"] += 1
+        return original_scale(scaler, loss)
+
+    def step(scaler, optimizer, *args, **kwargs):
+        calls["step"] += 1
+        return original_step(scaler, optimizer, *args, **kwargs)
+
+    monkeypatch.setattr(torch.amp.GradScaler, "scale", scale)
+    monkeypatch.setattr(torch.amp.GradScaler, "step", step)
+    clf = _small(SceneClassifier, lr=1e-2, precision="float16")
+    with pytest.warns(UserWarning, match="precision='float16' on a CPU"):
+        clf.fit(X, y, groups=groups)
+    training_batches = sum(
+        "train_loss" in batch for epoch in clf.history_ for batch in epoch["batches"]
+    )
+    assert calls["scale"] == calls["step"] == training_batches > 0
+    assert "_grad_scaler" not in clf.__dict__
+    proba = clf.predict_proba(X)
+    assert np.isfinite(proba).all()
+    assert clf.score(X, y) > 0.6  # chance is 1/3
+
+
+@pytest.mark.parametrize("estimator_class", [SceneClassifier, AudioTagger])
+@pytest.mark.parametrize("bucketing", [True, False])
+def test_clips_kept_on_the_device_give_the_same_model(estimator_class, bucketing):
+    X, y, groups = _scenes() if estimator_class is SceneClassifier else _tags()
+    models = {
+        on_device: _small(
+            estimator_class, max_epochs=3, bucketing=bucketing,
+            data_on_device=on_device,
+        ).fit(X, y, groups=groups)
+        for on_device in (False, True)
+    }
+    for a, b in zip(
+        models[False].module_.state_dict().values(),
+        models[True].module_.state_dict().values(),
+        strict=True,
+    ):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    assert [row["valid_loss"] for row in models[False].history_] == [
+        row["valid_loss"] for row in models[True].history_
+    ]
+    assert "_clip_store" not in models[True].__dict__
+
+
+def test_clips_are_kept_on_the_device_only_where_asked(scenes, monkeypatch):
+    X, y, _ = scenes
+    stores = []
+    original = estimators._ClipStore.__init__
+
+    def record(store, clips, device):
+        stores.append(device)
+        original(store, clips, device)
+
+    monkeypatch.setattr(estimators._ClipStore, "__init__", record)
+    _small(SceneClassifier, max_epochs=1, device="cpu").fit(X, y)
+    assert stores == []  # "auto" keeps them on CUDA devices only
+    _small(SceneClassifier, max_epochs=1, data_on_device=True).fit(X, y)
+    assert stores == ["cpu"]
+
+
+def test_clips_on_the_device_refuse_a_custom_collate_function(scenes):
+    X, y, _ = scenes
+    clf = _small(
+        SceneClassifier,
+        data_on_device=True,
+        iterator_train__collate_fn=_PadCollate(),
+    )
+    with pytest.raises(ValueError, match="does not go with iterator_train__collate_fn"):
+        clf.fit(X, y)
+    # "auto" falls back to host batches.
+    clf.set_params(data_on_device="auto", max_epochs=1).fit(X, y)
+
+
+def test_unknown_data_on_device_raises(scenes):
+    X, y, _ = scenes
+    with pytest.raises(ValueError, match="data_on_device must be 'auto', True or"):
+        _small(SceneClassifier, data_on_device="yes").fit(X, y)
 
 
 def test_unknown_or_unavailable_devices_are_refused_clearly():

@@ -1,6 +1,7 @@
 """AllConvNet: Table 1 of the paper and masked, batch-independent computation."""
 
 import copy
+import time
 from functools import cache
 
 import numpy as np
@@ -10,11 +11,12 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sklearn_allconv import AllConvNet
+from sklearn_allconv import AllConvNet, network
 from sklearn_allconv.network import (
     MaskedBatchNorm1d,
     MaskedGlobalPooling,
     _convolve_frames,
+    choose_convolution,
     frame_mask,
 )
 
@@ -155,16 +157,20 @@ def test_weights_are_he_initialized():
     assert not any(conv.bias is not None for conv in [net.filter_bank, *net.convs])
 
 
+@pytest.mark.parametrize("implementation", ["matmul", "conv1d"])
 @pytest.mark.parametrize("kernel_size", [1, 2, 3, 4])
 @pytest.mark.parametrize("stride", [1, 2, 3])
 @pytest.mark.parametrize("n_frames", [9, 10, 11, 16])
-def test_matrix_product_convolution_equals_conv1d_with_gradients(
-    kernel_size, stride, n_frames
+def test_frame_convolution_equals_conv1d_with_gradients(
+    kernel_size, stride, n_frames, implementation
 ):
     generator = torch.Generator().manual_seed(kernel_size * 100 + stride * 10)
     x = torch.randn(3, n_frames, 5, generator=generator, requires_grad=True)
     weight = torch.randn(4, 5, kernel_size, generator=generator, requires_grad=True)
-    ours = _convolve_frames(x, weight, stride=stride)
+    ours = _convolve_frames(
+        x, weight, stride=stride, implementation=implementation
+    )
+    assert ours.is_contiguous()
     reference = F.conv1d(x.transpose(1, 2), weight, stride=stride).transpose(1, 2)
     torch.testing.assert_close(ours, reference)
     upstream = torch.randn(reference.shape, generator=generator)
@@ -213,3 +219,82 @@ def test_masked_batch_norm_gradients_are_exact():
     assert torch.autograd.gradcheck(
         lambda x, weight, bias: norm(x, mask), (x, norm.weight, norm.bias)
     )
+
+
+def test_network_computes_the_same_with_either_convolution_implementation():
+    torch.manual_seed(0)
+    matmul = AllConvNet(N_BINS, 3, n_filters=8, convolution="matmul").train()
+    conv1d = AllConvNet(N_BINS, 3, n_filters=8, convolution="conv1d").train()
+    conv1d.load_state_dict(matmul.state_dict())
+    X = torch.randn(3, 40, N_BINS)
+    lengths = torch.tensor([40, 31, 17])
+    outputs = [net(X, lengths) for net in (matmul, conv1d)]
+    torch.testing.assert_close(outputs[0], outputs[1])
+    grads = [
+        torch.autograd.grad(out.square().sum(), list(net.parameters()))
+        for out, net in zip(outputs, (matmul, conv1d), strict=True)
+    ]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b)
+
+
+def test_unknown_convolution_implementation_raises():
+    with pytest.raises(ValueError, match="convolution must be 'auto', 'matmul'"):
+        AllConvNet(N_BINS, 2, convolution="cudnn")
+
+
+def test_automatic_convolution_on_cpu_is_the_matrix_products_without_timing(
+    monkeypatch,
+):
+    def fail(*args):
+        raise AssertionError("the CPU choice must not be measured")
+
+    monkeypatch.setattr(network, "_time_convolutions", fail)
+    assert choose_convolution("cpu") == "matmul"
+    net = AllConvNet(N_BINS, 2, n_filters=4).eval()
+    net(torch.randn(1, 20, N_BINS))  # "auto" does not measure on the CPU
+
+
+@pytest.mark.parametrize("slow", ["matmul", "conv1d"])
+def test_convolution_timing_picks_the_faster_implementation(monkeypatch, slow):
+    def convolve(x, weight, *, stride, implementation):
+        # Equally cheap stand-ins, but for a pause in the slow one.
+        if implementation == slow:
+            time.sleep(0.05)
+        return x[:, :4] * weight.sum()
+
+    monkeypatch.setattr(network, "_convolve_frames", convolve)
+    chosen = network._time_convolutions(torch.device("cpu"), torch.float32, 8, 3, 2)
+    assert chosen == ({"matmul", "conv1d"} - {slow}).pop()
+
+
+def test_measured_choice_is_made_once_per_device_and_dtype(monkeypatch):
+    calls = []
+
+    def measure(device, dtype, channels, kernel, stride):
+        calls.append((device, dtype))
+        return "conv1d"
+
+    monkeypatch.setattr(network, "_time_convolutions", measure)
+    monkeypatch.setattr(network, "_MEASURED_CONVOLUTIONS", {})
+    for _ in range(3):
+        assert choose_convolution("cuda:0", dtype=torch.bfloat16) == "conv1d"
+    choose_convolution("cuda:0", dtype=torch.float32)
+    assert calls == [
+        (torch.device("cuda:0"), torch.bfloat16),
+        (torch.device("cuda:0"), torch.float32),
+    ]
+
+
+def test_logits_are_float32_and_batch_independent_under_autocast():
+    torch.manual_seed(0)
+    net = AllConvNet(N_BINS, 3, n_filters=16).eval()
+    generator = torch.Generator().manual_seed(2)
+    clip = torch.randn(1, 30, N_BINS, generator=generator)
+    batch = torch.cat([clip, torch.randn(1, 30, N_BINS, generator=generator)])
+    batch = torch.cat([batch, torch.zeros(2, 50, N_BINS)], dim=1)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        alone = net(clip)
+        batched = net(batch, torch.tensor([30, 80]))
+    assert alone.dtype == torch.float32
+    torch.testing.assert_close(batched[:1], alone, rtol=0, atol=1e-4)

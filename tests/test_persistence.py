@@ -448,6 +448,9 @@ RUN_TIME_FIELDS = {
     "checkpoint folder": (1, "callbacks__checkpoint__dirname", "/victim"),
     "callbacks": (1, "callbacks", "disable"),
     "verbosity": (1, "verbose", 99),
+    "training data on the device": (1, "data_on_device", True),
+    "torch threads": (1, "n_threads", 100_000),
+    "convolution implementation": (1, "module__convolution", "conv1d"),
 }
 
 
