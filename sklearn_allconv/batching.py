@@ -336,3 +336,30 @@ class _StoreCollate:
         X = self.store.batch(indices, starts, lengths)
         targets = default_collate([target for _, target in batch])
         return {"X": X, "lengths": torch.from_numpy(lengths)}, targets
+
+
+def _restore_order(outputs: list[Any], order: torch.Tensor) -> Any:
+    """Concatenate batch outputs (tensors or tuples of them) computed in the
+    order ``order`` and put their rows back in the original order."""
+    if isinstance(outputs[0], tuple):
+        return tuple(
+            _restore_order([output[i] for output in outputs], order)
+            for i in range(len(outputs[0]))
+        )
+    gathered = torch.cat(outputs)
+    restored = torch.empty_like(gathered)
+    restored[order.to(gathered.device)] = gathered
+    return restored
+
+
+def _clip_lengths(dataset: Any) -> np.ndarray:
+    """Frames of each clip of a (subset of a) skorch dataset of spectrograms."""
+    if isinstance(dataset, Subset):
+        return _clip_lengths(dataset.dataset)[np.asarray(dataset.indices)]
+    clips = getattr(dataset, "X", None)
+    if isinstance(clips, np.ndarray) and clips.dtype == object:
+        return np.array([len(clip) for clip in clips], dtype=np.int64)
+    if isinstance(clips, np.ndarray) and clips.ndim == 3:
+        return np.full(len(clips), clips.shape[1], dtype=np.int64)
+    # Any other dataset: read the lengths off its items, once per iterator.
+    return np.array([len(dataset[i][0]) for i in range(len(dataset))], np.int64)
