@@ -37,13 +37,13 @@ from ._device import AutoDevice, check_cuda_available, cpu_has_native_bfloat16
 from ._threads import threads
 from .batching import (
     BucketBatchSampler,
-    _clip_lengths,
-    _ClipIndices,
-    _ClipStore,
-    _PadCollate,
-    _restore_order,
-    _root_dataset,
-    _StoreCollate,
+    ClipIndices,
+    ClipStore,
+    PadCollate,
+    StoreCollate,
+    clip_lengths,
+    restore_order,
+    root_dataset,
 )
 from .callbacks import (
     PlateauLRScheduler,
@@ -343,16 +343,16 @@ class _AllConvEstimator(NeuralNet):
         if (
             store is not None
             and "collate_fn" not in kwargs
-            and getattr(_root_dataset(dataset), "X", None) is store.clips
+            and getattr(root_dataset(dataset), "X", None) is store.clips
         ):
             # The fit's clips are on the device: batches are gathered there.
-            items = _ClipIndices(dataset)
-            kwargs["collate_fn"] = _StoreCollate(
+            items = ClipIndices(dataset)
+            kwargs["collate_fn"] = StoreCollate(
                 store, random_crop=random_crop, min_frames=self._min_frames()
             )
         kwargs.setdefault(
             "collate_fn",
-            _PadCollate(
+            PadCollate(
                 random_crop=random_crop,
                 min_frames=self._min_frames(),
                 pin_memory=self._on_cuda(),
@@ -366,7 +366,7 @@ class _AllConvEstimator(NeuralNet):
             # DataLoader refuses batch_size, shuffle and drop_last next to a
             # batch sampler: they go to the sampler instead.
             kwargs["batch_sampler"] = BucketBatchSampler(
-                _clip_lengths(dataset),
+                clip_lengths(dataset),
                 batch_size,
                 shuffle=kwargs.pop("shuffle", training),
                 drop_last=kwargs.pop("drop_last", False),
@@ -581,7 +581,7 @@ class _AllConvEstimator(NeuralNet):
             return True
         free, _ = torch.cuda.mem_get_info(torch.device(self.device))
         # Half the free memory at most: the rest is for activations.
-        return _ClipStore.nbytes(clips) <= free // 2
+        return ClipStore.nbytes(clips) <= free // 2
 
     def _fit(
         self, X: Any, y: Any, groups: Any, fit_params: dict, *, partial: bool
@@ -609,7 +609,7 @@ class _AllConvEstimator(NeuralNet):
         device = "cpu" if self.device is None else self.device
         try:
             if self._wants_data_on_device(clips):
-                self._clip_store = _ClipStore(clips, device)
+                self._clip_store = ClipStore(clips, device)
             if self.precision == "float16":
                 self._grad_scaler = torch.amp.GradScaler(self._device_type())
             with torch.random.fork_rng(devices=devices), threads(self.n_threads):
@@ -773,7 +773,7 @@ class _AllConvEstimator(NeuralNet):
             yield from outputs
             return
         order = torch.from_numpy(np.concatenate(list(sampler)))
-        yield _restore_order(list(outputs), order)
+        yield restore_order(list(outputs), order)
 
     def infer(self, x: Any, **fit_params: Any) -> torch.Tensor:
         """Run the module on one batch, with the estimator's precision.
