@@ -68,8 +68,8 @@ from skorch.callbacks import Callback
 from torch.utils.data import DataLoader
 
 from sklearn_allconv import AllConvNet, SceneClassifier
-from sklearn_allconv.batching import BucketBatchSampler, _PadCollate
-from sklearn_allconv.estimators import _cpu_has_native_bfloat16
+from sklearn_allconv._device import cpu_has_native_bfloat16
+from sklearn_allconv.batching import BucketBatchSampler, PadCollate
 
 N_BINS = 552
 N_CLASSES = 15
@@ -135,7 +135,7 @@ def _hand_loop_epoch(X: np.ndarray, y: np.ndarray, record: list) -> None:
         loader = DataLoader(
             list(zip(X, y, strict=True)),
             batch_sampler=BucketBatchSampler([len(clip) for clip in X], 96),
-            collate_fn=_PadCollate(random_crop=True, min_frames=model.min_frames),
+            collate_fn=PadCollate(random_crop=True, min_frames=model.min_frames),
         )
         model.train()
         for batch, target in loader:
@@ -293,7 +293,7 @@ def bfloat16_speed(batch: int, frames: int, repeats: int) -> dict[str, Any]:
     return {
         "batch": batch,
         "frames": frames,
-        "cpu_has_native_bfloat16": _cpu_has_native_bfloat16(),
+        "cpu_has_native_bfloat16": cpu_has_native_bfloat16(),
         "seconds_per_step": times,
         "speed_up_bfloat16": paired_ratio(times["float32"], times["bfloat16"]),
     }

@@ -21,7 +21,7 @@ from ._version import __version__
 _PUBLIC = {
     "AllConvNet": "network",
     "AudioTagger": "estimators",
-    "GroupValidSplit": "estimators",
+    "GroupValidSplit": "model_selection",
     "STFTTransformer": "features",
     "SceneClassifier": "estimators",
     "TagDetCurveDisplay": "displays",
@@ -49,9 +49,10 @@ __all__ = [
 
 if _TYPE_CHECKING:
     from .displays import TagDetCurveDisplay, TrainingHistoryDisplay
-    from .estimators import AudioTagger, GroupValidSplit, SceneClassifier
+    from .estimators import AudioTagger, SceneClassifier
     from .features import STFTTransformer
     from .metrics import eer_scorer, equal_error_rate
+    from .model_selection import GroupValidSplit
     from .network import AllConvNet
     from .persistence import load_model, save_model
 

@@ -44,7 +44,9 @@ from tqdm.auto import tqdm
 
 # The STFT transformer's input handling (paths, channels, PCM, resampling) is
 # reused so that both systems read exactly the same audio.
-from .features import _as_clip_sources, _load, stft_geometry
+from ._validation import as_clip_sources as _as_clip_sources
+from ._validation import load_clip as _load
+from .features import stft_geometry
 from .metrics import equal_error_rate
 
 __all__ = [

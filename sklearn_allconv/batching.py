@@ -4,7 +4,8 @@ Clips are zero-padded to the longest clip of their batch; every padded frame is
 computed and thrown away. Drawing batches from clips of similar length keeps
 that waste small while the batches stay random. Batches are assembled on the
 host (into page-locked memory for a GPU), or, when the whole training set is
-kept on the device, gathered there.
+kept on the device, gathered there. Predictions computed in bucketed order are
+put back in the order of the clips (:func:`restore_order`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,17 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler, Subset, default_collate
 
-__all__ = ["BucketBatchSampler", "padding_efficiency"]
+__all__ = [
+    "BucketBatchSampler",
+    "ClipIndices",
+    "ClipStore",
+    "PadCollate",
+    "StoreCollate",
+    "clip_lengths",
+    "padding_efficiency",
+    "restore_order",
+    "root_dataset",
+]
 
 
 class BucketBatchSampler(Sampler[list[int]]):
@@ -188,12 +199,35 @@ def _draw_crops(
     return starts, lengths
 
 
-class _PadCollate:
+class PadCollate:
     """Collate (features, target) pairs into a zero-padded batch with lengths.
 
-    Crops as :func:`_draw_crops`. With ``pin_memory`` the batch is written
-    straight into page-locked memory, from which it is copied to the GPU
-    asynchronously.
+    The estimators' ``collate_fn`` for clips on the host. With ``random_crop``,
+    one crop length is drawn per batch, uniformly between ``min_frames`` and
+    the longest clip (paper section 3.1: "h randomly chosen within its valid
+    range"); each longer clip is cut to it at a random offset, shorter clips
+    are kept whole and masked. Randomness comes from torch's global
+    generator, which the estimators seed. With ``pin_memory`` the batch is
+    written straight into page-locked memory, from which it is copied to the
+    GPU asynchronously.
+
+    Parameters
+    ----------
+    random_crop : bool, default=False
+        Crop the clips of each batch to a random common length.
+    min_frames : int, default=1
+        Shortest crop: the network's minimum number of frames.
+    pin_memory : bool, default=False
+        Build the batch in page-locked memory.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_allconv.batching import PadCollate
+    >>> clips = [np.ones((5, 3), np.float32), np.ones((2, 3), np.float32)]
+    >>> batch, targets = PadCollate()([(clips[0], 0), (clips[1], 1)])
+    >>> tuple(batch["X"].shape), batch["lengths"].tolist()
+    ((2, 5, 3), [5, 2])
     """
 
     def __init__(
@@ -208,6 +242,21 @@ class _PadCollate:
         self.pin_memory = pin_memory
 
     def __call__(self, batch: Sequence[tuple[np.ndarray, Any]]) -> tuple[dict, Any]:
+        """Collate one batch.
+
+        Parameters
+        ----------
+        batch : sequence of (clip, target) pairs
+            Clips of shape (n_frames, n_bins) and their targets.
+
+        Returns
+        -------
+        inputs : dict
+            ``{"X": batch tensor, "lengths": frames of each clip}``, the
+            network's keyword arguments.
+        targets : torch.Tensor
+            The collated targets.
+        """
         clips = [clip for clip, _ in batch]
         starts, lengths = _draw_crops(
             np.array([clip.shape[0] for clip in clips]),
@@ -232,12 +281,20 @@ class _PadCollate:
         return {"X": X, "lengths": torch.from_numpy(lengths)}, targets
 
 
-class _ClipStore:
+class ClipStore:
     """Every clip of a training set in one (frames, bins) tensor on a device.
 
     Batches are gathered from it on the device (:meth:`batch`), so that an
     epoch copies nothing from the host. One row of zeros follows the last
-    clip: padded positions read it.
+    clip: padded positions read it. The estimators build one when
+    ``data_on_device`` asks for it.
+
+    Parameters
+    ----------
+    clips : ndarray of object
+        The clips, float32 arrays of shape (n_frames, n_bins).
+    device : str or torch.device
+        Where the frames are kept.
     """
 
     def __init__(self, clips: np.ndarray, device: torch.device | str) -> None:
@@ -256,17 +313,38 @@ class _ClipStore:
 
     @staticmethod
     def nbytes(clips: np.ndarray) -> int:
-        """Device memory a store of ``clips`` takes, in bytes."""
+        """Device memory a store of ``clips`` takes, in bytes.
+
+        Parameters
+        ----------
+        clips : ndarray of object
+            The clips, float32 arrays of shape (n_frames, n_bins).
+
+        Returns
+        -------
+        int
+            The size of their frames in bytes.
+        """
         return 4 * sum(clip.shape[0] * clip.shape[1] for clip in clips)
 
     def batch(
         self, indices: np.ndarray, starts: np.ndarray, lengths: np.ndarray
     ) -> torch.Tensor:
-        """Clips ``indices`` from frames ``starts`` on, zero-padded, on the device.
+        """Gather clips ``indices`` from frames ``starts`` on, zero-padded.
+
+        Parameters
+        ----------
+        indices : ndarray of int
+            Positions of the clips in the store.
+        starts : ndarray of int
+            First frame taken of each clip.
+        lengths : ndarray of int
+            Frames taken of each clip.
 
         Returns
         -------
-        Tensor of shape (len(indices), lengths.max(), bins)
+        torch.Tensor of shape (len(indices), lengths.max(), n_bins)
+            The batch.
         """
         device = self.frames.device
         n_frames = int(lengths.max())
@@ -284,8 +362,17 @@ class _ClipStore:
         )
 
 
-class _ClipIndices(Dataset):
-    """(index into the store, target) pairs of a dataset over the store's clips."""
+class ClipIndices(Dataset):
+    """(index into the store, target) pairs of a dataset over the store's clips.
+
+    The items that :class:`StoreCollate` turns into batches.
+
+    Parameters
+    ----------
+    dataset : torch Dataset
+        A dataset of (clip, target) pairs, or a
+        :class:`~torch.utils.data.Subset` of one, whose clips the store holds.
+    """
 
     def __init__(self, dataset: Any) -> None:
         self.dataset = dataset
@@ -305,28 +392,63 @@ def _root_indices(dataset: Any) -> np.ndarray:
     return np.arange(len(dataset))
 
 
-def _root_dataset(dataset: Any) -> Any:
-    """The dataset under any number of :class:`~torch.utils.data.Subset` layers."""
+def root_dataset(dataset: Any) -> Any:
+    """The dataset under any number of :class:`~torch.utils.data.Subset` layers.
+
+    Parameters
+    ----------
+    dataset : torch Dataset
+        A dataset or a subset of one.
+
+    Returns
+    -------
+    torch Dataset
+        The dataset the subsets select from.
+    """
     while isinstance(dataset, Subset):
         dataset = dataset.dataset
     return dataset
 
 
-class _StoreCollate:
+class StoreCollate:
     """Collate (store index, target) pairs into a padded batch gathered on the device.
 
-    Draws the same crops as :class:`_PadCollate` from the same generator, so
+    Draws the same crops as :class:`PadCollate` from the same generator, so
     that both give identical batches.
+
+    Parameters
+    ----------
+    store : ClipStore
+        The clips on the device.
+    random_crop : bool, default=False
+        Crop the clips of each batch to a random common length.
+    min_frames : int, default=1
+        Shortest crop: the network's minimum number of frames.
     """
 
     def __init__(
-        self, store: _ClipStore, *, random_crop: bool = False, min_frames: int = 1
+        self, store: ClipStore, *, random_crop: bool = False, min_frames: int = 1
     ) -> None:
         self.store = store
         self.random_crop = random_crop
         self.min_frames = min_frames
 
     def __call__(self, batch: Sequence[tuple[int, Any]]) -> tuple[dict, Any]:
+        """Collate one batch.
+
+        Parameters
+        ----------
+        batch : sequence of (store index, target) pairs
+            Items of a :class:`ClipIndices`.
+
+        Returns
+        -------
+        inputs : dict
+            ``{"X": batch tensor on the device, "lengths": frames of each
+            clip}``, the network's keyword arguments.
+        targets : torch.Tensor
+            The collated targets.
+        """
         indices = np.array([index for index, _ in batch], dtype=np.int64)
         starts, lengths = _draw_crops(
             self.store.lengths[indices],
@@ -336,3 +458,53 @@ class _StoreCollate:
         X = self.store.batch(indices, starts, lengths)
         targets = default_collate([target for _, target in batch])
         return {"X": X, "lengths": torch.from_numpy(lengths)}, targets
+
+
+def restore_order(outputs: list[Any], order: torch.Tensor) -> Any:
+    """Concatenate batch outputs and put their rows back in the original order.
+
+    Parameters
+    ----------
+    outputs : list of torch.Tensor or of tuples of them
+        The outputs of the batches, computed in the order ``order``.
+    order : torch.Tensor of int
+        The original position of each row of the concatenated outputs.
+
+    Returns
+    -------
+    torch.Tensor or tuple of torch.Tensor
+        The rows in their original order.
+    """
+    if isinstance(outputs[0], tuple):
+        return tuple(
+            restore_order([output[i] for output in outputs], order)
+            for i in range(len(outputs[0]))
+        )
+    gathered = torch.cat(outputs)
+    restored = torch.empty_like(gathered)
+    restored[order.to(gathered.device)] = gathered
+    return restored
+
+
+def clip_lengths(dataset: Any) -> np.ndarray:
+    """Count the frames of each clip of a (subset of a) dataset of spectrograms.
+
+    Parameters
+    ----------
+    dataset : torch Dataset
+        A skorch dataset of spectrograms, or a subset of one.
+
+    Returns
+    -------
+    ndarray of int64
+        The number of frames of each clip.
+    """
+    if isinstance(dataset, Subset):
+        return clip_lengths(dataset.dataset)[np.asarray(dataset.indices)]
+    clips = getattr(dataset, "X", None)
+    if isinstance(clips, np.ndarray) and clips.dtype == object:
+        return np.array([len(clip) for clip in clips], dtype=np.int64)
+    if isinstance(clips, np.ndarray) and clips.ndim == 3:
+        return np.full(len(clips), clips.shape[1], dtype=np.int64)
+    # Any other dataset: read the lengths off its items, once per iterator.
+    return np.array([len(dataset[i][0]) for i in range(len(dataset))], np.int64)

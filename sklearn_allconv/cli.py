@@ -304,23 +304,14 @@ def _read_data(source: str | os.PathLike, subset: str) -> _TrainingData:
     import numpy as np
 
     from .datasets import load_chime_home, load_tut_acoustic_scenes_2016
-    from .datasets._chime import _CHUNK_LISTS, _FOLDER
-    from .datasets._files import resolve_root
-    from .datasets._tut import _LABEL_FILES, _PREFIX
+    from .datasets._chime import holds_chime_home
+    from .datasets._tut import holds_tut_acoustic_scenes_2016
 
-    def holds(marker: str, folder: str) -> bool:
-        # The loaders' own test: ``source`` or ``source/<folder>`` has ``marker``.
-        try:
-            resolve_root(source, folder=folder, marker=marker)
-        except FileNotFoundError:
-            return False
-        return True
-
-    if holds(_LABEL_FILES[subset], _PREFIX + subset):
+    if holds_tut_acoustic_scenes_2016(source, subset):
         data = load_tut_acoustic_scenes_2016(source, subset)
         labels = [[str(label)] for label in data.target]
         multi_label = False
-    elif holds(_CHUNK_LISTS[subset], _FOLDER):
+    elif holds_chime_home(source, subset):
         data = load_chime_home(source, subset)
         names = [str(name) for name in data.target_names]
         labels = [[names[j] for j in np.flatnonzero(row)] for row in data.target]

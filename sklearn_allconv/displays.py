@@ -15,10 +15,10 @@ from typing import Any
 import numpy as np
 from sklearn.metrics import DetCurveDisplay, det_curve
 from sklearn.pipeline import Pipeline
+from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
 
 from ._optional import import_optional
-from .estimators import SceneClassifier
 from .metrics import equal_error_rate
 
 __all__ = ["TagDetCurveDisplay", "TrainingHistoryDisplay"]
@@ -306,10 +306,16 @@ class TagDetCurveDisplay:
             The display, with the plot drawn.
         """
         final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
-        if isinstance(final, SceneClassifier):
+        tags = get_tags(final) if hasattr(final, "__sklearn_tags__") else None
+        if (
+            tags is not None
+            and tags.estimator_type == "classifier"
+            and not tags.classifier_tags.multi_label
+        ):
             raise ValueError(
-                "SceneClassifier is a single-label classifier; TagDetCurveDisplay "
-                "draws the tags of a multi-label tagger such as AudioTagger."
+                f"{type(final).__name__} is a single-label classifier; "
+                "TagDetCurveDisplay draws the tags of a multi-label tagger such "
+                "as AudioTagger."
             )
         if tag_names is None:
             tag_names = [str(name) for name in estimator.classes_]

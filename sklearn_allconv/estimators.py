@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
 import signal
 import threading
 import warnings
@@ -24,37 +23,39 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import ClassifierMixin
 from sklearn.exceptions import UndefinedMetricWarning
-from sklearn.model_selection import (
-    GroupShuffleSplit,
-    ShuffleSplit,
-    StratifiedShuffleSplit,
-)
 from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array, column_or_1d
 from skorch import NeuralNet
-from skorch.callbacks import EarlyStopping, LRScheduler
-from skorch.dataset import ValidSplit, unpack_data
+from skorch.dataset import unpack_data
 from skorch.utils import to_device
 from torch.optim.lr_scheduler import ReduceLROnPlateau
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset
 
+from ._device import AutoDevice, check_cuda_available, cpu_has_native_bfloat16
 from ._threads import threads
 from .batching import (
     BucketBatchSampler,
-    _ClipIndices,
-    _ClipStore,
-    _PadCollate,
-    _root_dataset,
-    _StoreCollate,
+    ClipIndices,
+    ClipStore,
+    PadCollate,
+    StoreCollate,
+    clip_lengths,
+    restore_order,
+    root_dataset,
 )
-from .checkpoints import TrainingCheckpoint
+from .callbacks import (
+    PlateauLRScheduler,
+    TrainingCheckpoint,
+    ValidationEarlyStopping,
+)
 from .metrics import equal_error_rate
-from .network import AllConvNet, minimum_frames
+from .model_selection import GroupValidSplit
+from .network import AllConvNet, batch_independent_sigmoid, minimum_frames
 from .progress import EpochTable
 
-__all__ = ["AudioTagger", "GroupValidSplit", "SceneClassifier"]
+__all__ = ["AudioTagger", "SceneClassifier"]
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Autocast dtype of each precision; float32 runs without autocast.
@@ -65,150 +66,9 @@ _AUTOCAST_DTYPES = {
 }
 
 
-class GroupValidSplit:
-    """Internal train/validation split that keeps recording groups together.
-
-    Used as ``train_split`` by the estimators: it holds out ``valid_size`` of the
-    training clips for early stopping and the learning-rate schedule. When the
-    estimator's ``fit`` receives ``groups`` (recording or location ids), whole
-    groups are held out (:class:`~sklearn.model_selection.GroupShuffleSplit`),
-    so clips of one recording never sit on both sides.
-
-    Parameters
-    ----------
-    valid_size : float, default=0.2
-        Fraction of the clips (of the groups, when groups are given) held out.
-    stratified : bool, default=False
-        Stratify the split by class when no groups are given. Falls back to an
-        unstratified split when a class has fewer than two clips.
-    random_state : int, RandomState instance or None, default=None
-        Seed of the split. None uses the seed the estimator derives from its own
-        ``random_state``.
-
-    Examples
-    --------
-    >>> from sklearn_allconv import SceneClassifier, GroupValidSplit
-    >>> clf = SceneClassifier(train_split=GroupValidSplit(0.25))
-    """
-
-    def __init__(
-        self,
-        valid_size: float = 0.2,
-        *,
-        stratified: bool = False,
-        random_state: int | np.random.RandomState | None = None,
-    ) -> None:
-        self.valid_size = valid_size
-        self.stratified = stratified
-        self.random_state = random_state
-
-    def __call__(
-        self,
-        dataset: Any,
-        y: Any = None,
-        groups: Any = None,
-        *,
-        random_state: int | None = None,
-    ) -> tuple[Any, Any]:
-        """Split ``dataset`` into a training and a validation subset.
-
-        Parameters
-        ----------
-        dataset : torch Dataset
-            The training data.
-        y : array-like, optional
-            Encoded targets, used for stratification.
-        groups : array-like of shape (n_clips,), optional
-            Group ids; whole groups are held out when given.
-        random_state : int, optional
-            Seed used when the split's own ``random_state`` is None.
-
-        Returns
-        -------
-        dataset_train, dataset_valid : torch Subset
-            The two parts.
-        """
-        seed = self.random_state if self.random_state is not None else random_state
-        if groups is not None:
-            if len(np.unique(groups)) < 2:
-                raise ValueError(
-                    "The internal validation split needs at least 2 groups, got 1. "
-                    "Pass more groups, or train_split=None to train on all data "
-                    "without early stopping."
-                )
-            cv = GroupShuffleSplit(
-                n_splits=1, test_size=self.valid_size, random_state=seed
-            )
-        elif self.stratified and y is not None and np.ndim(y) == 1 and (
-            np.unique(np.asarray(y), return_counts=True)[1].min() >= 2
-        ):
-            cv = StratifiedShuffleSplit(
-                n_splits=1, test_size=self.valid_size, random_state=seed
-            )
-        else:
-            cv = ShuffleSplit(n_splits=1, test_size=self.valid_size, random_state=seed)
-        return ValidSplit(cv)(dataset, y, groups=groups)
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(valid_size={self.valid_size}, "
-            f"stratified={self.stratified}, random_state={self.random_state})"
-        )
-
-
 # Module-level defaults: the split objects are stateless, and clone() copies them.
 _SCENE_SPLIT = GroupValidSplit(0.2, stratified=True)
 _TAG_SPLIT = GroupValidSplit(0.2)
-
-
-class _EarlyStopping(EarlyStopping):
-    """Early stopping that switches itself off when there is no validation data."""
-
-    def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
-        if self.monitor in net.history[-1]:
-            super().on_epoch_end(net, **kwargs)
-
-    def on_train_end(self, net: NeuralNet, **kwargs: Any) -> None:
-        if self.load_best and self.best_model_weights_ is not None:
-            super().on_train_end(net, **kwargs)
-
-
-class _PlateauLRScheduler(LRScheduler):
-    """Halve the learning rate on a validation plateau; idle without validation."""
-
-    def on_epoch_end(self, net: NeuralNet, **kwargs: Any) -> None:
-        if self.monitor in net.history[-1]:
-            super().on_epoch_end(net, **kwargs)
-
-    def __getstate__(self) -> dict[str, Any]:
-        # lr_scheduler_ refers to the optimizer, whose tensors skorch maps to
-        # the loading machine's device only as net.optimizer_: pickled here, a
-        # model trained on CUDA would not unpickle on a CPU-only machine
-        # (skorch issue #1096). on_train_begin rebuilds it.
-        state = self.__dict__.copy()
-        state.pop("lr_scheduler_", None)
-        return state
-
-
-class _AutoDevice:
-    """Resolve ``device="auto"`` for skorch while ``get_params`` keeps "auto".
-
-    skorch moves modules and tensors with ``self.device``; this data descriptor
-    hands it ``"cuda"`` or ``"cpu"`` while the parameter stays as given, so that
-    ``clone`` and ``get_params`` see the user's value.
-    """
-
-    def __get__(self, obj: Any, objtype: Any = None) -> Any:
-        if obj is None:
-            return self
-        params = obj if isinstance(obj, dict) else obj.__dict__
-        device = params.get("device", "auto")
-        if device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        return device
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        obj.__dict__["device"] = value
 
 
 class _SigintWatch:
@@ -241,7 +101,7 @@ class _SigintWatch:
 class _AllConvEstimator(NeuralNet):
     """Shared machinery of :class:`SceneClassifier` and :class:`AudioTagger`."""
 
-    device = _AutoDevice()
+    device = AutoDevice()
 
     def __init__(
         self,
@@ -299,7 +159,7 @@ class _AllConvEstimator(NeuralNet):
         # skorch maps the saved tensors with state["device"]: resolve "auto" here.
         requested = state.get("device")
         if requested == "auto":
-            state = {**state, "device": _AutoDevice().__get__(state)}
+            state = {**state, "device": AutoDevice().__get__(state)}
         super().__setstate__(state)
         if requested == "auto":
             self.__dict__["device"] = "auto"
@@ -315,7 +175,7 @@ class _AllConvEstimator(NeuralNet):
             *inherited,
             (
                 "lr_plateau",
-                _PlateauLRScheduler(
+                PlateauLRScheduler(
                     policy=ReduceLROnPlateau,
                     monitor="valid_loss",
                     mode="min",
@@ -325,7 +185,9 @@ class _AllConvEstimator(NeuralNet):
             ),
             (
                 "early_stopping",
-                _EarlyStopping(monitor="valid_loss", patience=10, load_best=True),
+                ValidationEarlyStopping(
+                    monitor="valid_loss", patience=10, load_best=True
+                ),
             ),
             # Last, so that it saves the state the callbacks above leave.
             ("checkpoint", TrainingCheckpoint()),
@@ -481,16 +343,16 @@ class _AllConvEstimator(NeuralNet):
         if (
             store is not None
             and "collate_fn" not in kwargs
-            and getattr(_root_dataset(dataset), "X", None) is store.clips
+            and getattr(root_dataset(dataset), "X", None) is store.clips
         ):
             # The fit's clips are on the device: batches are gathered there.
-            items = _ClipIndices(dataset)
-            kwargs["collate_fn"] = _StoreCollate(
+            items = ClipIndices(dataset)
+            kwargs["collate_fn"] = StoreCollate(
                 store, random_crop=random_crop, min_frames=self._min_frames()
             )
         kwargs.setdefault(
             "collate_fn",
-            _PadCollate(
+            PadCollate(
                 random_crop=random_crop,
                 min_frames=self._min_frames(),
                 pin_memory=self._on_cuda(),
@@ -504,7 +366,7 @@ class _AllConvEstimator(NeuralNet):
             # DataLoader refuses batch_size, shuffle and drop_last next to a
             # batch sampler: they go to the sampler instead.
             kwargs["batch_sampler"] = BucketBatchSampler(
-                _clip_lengths(dataset),
+                clip_lengths(dataset),
                 batch_size,
                 shuffle=kwargs.pop("shuffle", training),
                 drop_last=kwargs.pop("drop_last", False),
@@ -620,7 +482,7 @@ class _AllConvEstimator(NeuralNet):
                     f"device must be 'auto', None or a torch device such as 'cpu', "
                     f"'cuda' or 'cuda:1', got {device!r}."
                 ) from None
-            _check_cuda_available(device)
+            check_cuda_available(device)
         if not _is_int(self.max_epochs) or self.max_epochs < 1:
             raise ValueError(
                 f"max_epochs must be an integer of at least 1, got "
@@ -676,7 +538,7 @@ class _AllConvEstimator(NeuralNet):
         if (
             self.precision == "bfloat16"
             and not self._on_cuda()
-            and not _cpu_has_native_bfloat16()
+            and not cpu_has_native_bfloat16()
         ):
             warnings.warn(
                 "precision='bfloat16' on a CPU without AVX512-BF16 or AMX: PyTorch "
@@ -719,7 +581,7 @@ class _AllConvEstimator(NeuralNet):
             return True
         free, _ = torch.cuda.mem_get_info(torch.device(self.device))
         # Half the free memory at most: the rest is for activations.
-        return _ClipStore.nbytes(clips) <= free // 2
+        return ClipStore.nbytes(clips) <= free // 2
 
     def _fit(
         self, X: Any, y: Any, groups: Any, fit_params: dict, *, partial: bool
@@ -747,7 +609,7 @@ class _AllConvEstimator(NeuralNet):
         device = "cpu" if self.device is None else self.device
         try:
             if self._wants_data_on_device(clips):
-                self._clip_store = _ClipStore(clips, device)
+                self._clip_store = ClipStore(clips, device)
             if self.precision == "float16":
                 self._grad_scaler = torch.amp.GradScaler(self._device_type())
             with torch.random.fork_rng(devices=devices), threads(self.n_threads):
@@ -911,7 +773,7 @@ class _AllConvEstimator(NeuralNet):
             yield from outputs
             return
         order = torch.from_numpy(np.concatenate(list(sampler)))
-        yield _restore_order(list(outputs), order)
+        yield restore_order(list(outputs), order)
 
     def infer(self, x: Any, **fit_params: Any) -> torch.Tensor:
         """Run the module on one batch, with the estimator's precision.
@@ -971,58 +833,6 @@ class _AllConvEstimator(NeuralNet):
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
-
-
-def _restore_order(outputs: list[Any], order: torch.Tensor) -> Any:
-    """Concatenate batch outputs (tensors or tuples of them) computed in the
-    order ``order`` and put their rows back in the original order."""
-    if isinstance(outputs[0], tuple):
-        return tuple(
-            _restore_order([output[i] for output in outputs], order)
-            for i in range(len(outputs[0]))
-        )
-    gathered = torch.cat(outputs)
-    restored = torch.empty_like(gathered)
-    restored[order.to(gathered.device)] = gathered
-    return restored
-
-
-def _clip_lengths(dataset: Any) -> np.ndarray:
-    """Frames of each clip of a (subset of a) skorch dataset of spectrograms."""
-    if isinstance(dataset, Subset):
-        return _clip_lengths(dataset.dataset)[np.asarray(dataset.indices)]
-    clips = getattr(dataset, "X", None)
-    if isinstance(clips, np.ndarray) and clips.dtype == object:
-        return np.array([len(clip) for clip in clips], dtype=np.int64)
-    if isinstance(clips, np.ndarray) and clips.ndim == 3:
-        return np.full(len(clips), clips.shape[1], dtype=np.int64)
-    # Any other dataset: read the lengths off its items, once per iterator.
-    return np.array([len(dataset[i][0]) for i in range(len(dataset))], np.int64)
-
-
-def _check_cuda_available(device: Any) -> None:
-    """Raise a ValueError that says what to do when CUDA is asked for but absent."""
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available on this "
-            "machine (torch.cuda.is_available() is False: no GPU, no driver, or a "
-            "CPU-only build of PyTorch); use device='cpu' or 'auto'."
-        )
-
-
-def _cpu_has_native_bfloat16() -> bool:
-    """Whether this CPU has bfloat16 matrix instructions PyTorch uses.
-
-    Only x86 CPUs are checked (AVX512-BF16 or AMX); elsewhere the answer is
-    assumed to be yes, as there is no reliable test.
-    """
-    if platform.machine().lower() not in ("x86_64", "amd64", "i386", "i686"):
-        return True
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    found = [getattr(torch.cpu, name, None) for name in checks]
-    if not any(found):
-        return True
-    return any(check() for check in found if check is not None)
 
 
 class SceneClassifier(ClassifierMixin, _AllConvEstimator):
@@ -1103,7 +913,7 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         Extra skorch callbacks. The default ones are reachable by name:
         ``callbacks__lr_plateau__patience`` (3),
         ``callbacks__early_stopping__patience`` (10) and ``checkpoint``, a
-        :class:`~sklearn_allconv.checkpoints.TrainingCheckpoint`
+        :class:`~sklearn_allconv.callbacks.TrainingCheckpoint`
         (``callbacks__checkpoint__dirname``,
         ``callbacks__checkpoint__resume_from``).
     predict_nonlinearity : callable, "auto" or None, default="auto"
@@ -1159,7 +969,7 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
     a script stops too (skorch's own estimators return from ``fit`` as if
     training had ended). ``set_params(callbacks__checkpoint__resume_from=
     directory).fit(X, y)`` resumes exactly from there; see
-    :class:`~sklearn_allconv.checkpoints.TrainingCheckpoint`.
+    :class:`~sklearn_allconv.callbacks.TrainingCheckpoint`.
 
     Determinism: with an int ``random_state``, fitting on the CPU gives
     bit-identical weights and predictions from run to run and from process to
@@ -1341,14 +1151,6 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         return ClassifierMixin.score(self, X, y, sample_weight=sample_weight)
 
 
-def _sigmoid(logits: torch.Tensor) -> torch.Tensor:
-    # torch's vectorized and scalar float32 sigmoids differ in the last bit, and
-    # which one an element gets depends on its position in the batch. In
-    # float64 both round to the same float32, so a clip's probabilities do not
-    # depend on the clips batched with it.
-    return torch.sigmoid(logits.double()).to(logits.dtype)
-
-
 class AudioTagger(ClassifierMixin, _AllConvEstimator):
     """Multi-label audio tagger: the paper's network with sigmoid outputs.
 
@@ -1473,7 +1275,7 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
         data_on_device: bool | str = "auto",
         n_threads: int | None = None,
         callbacks: Any = None,
-        predict_nonlinearity: Any = _sigmoid,
+        predict_nonlinearity: Any = batch_independent_sigmoid,
         warm_start: bool = False,
         verbose: int = 0,
         device: str | None = "auto",

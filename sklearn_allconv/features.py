@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterator, Sequence
 from functools import cache
 from numbers import Integral, Real
@@ -11,13 +10,14 @@ from typing import Any
 
 import numpy as np
 import scipy.fft
-import soundfile
 from joblib import Memory, Parallel, delayed, effective_n_jobs
 from scipy.signal import get_window
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_array, check_is_fitted, check_memory
+from sklearn.utils.validation import check_is_fitted, check_memory
 from tqdm.auto import tqdm
+
+from ._validation import as_clip_sources, describe_clip, is_path, load_clip
 
 __all__ = ["STFTTransformer", "stft_geometry"]
 
@@ -73,143 +73,6 @@ _ANALYSIS_PARAMS = (
 # Frames per block of the STFT and of the statistics: temporaries of about a
 # megabyte at 44.1 kHz, which stay in the CPU caches.
 _BLOCK_FRAMES = 256
-
-
-def _is_path(obj: Any) -> bool:
-    return isinstance(obj, (str, os.PathLike))
-
-
-def _as_clip_sources(X: Any, *, min_samples: int) -> list[Any] | np.ndarray:
-    """Return one source (array or path) per clip, or a validated 2-D/3-D array.
-
-    Arrays (anything but a list, a tuple or a 1-D object array) go through
-    :func:`sklearn.utils.check_array`, which gives scikit-learn's usual errors
-    for sparse, complex, empty, 1-D or non-finite input.
-    """
-    if _is_path(X):
-        raise TypeError(
-            f"Expected a sequence of clips or file paths, got the single path {X!r}. "
-            "Wrap it in a list: [path]."
-        )
-    if X is None or not (hasattr(X, "__len__") or hasattr(X, "__array__")):
-        # Generators, None and scalars would otherwise reach check_array, whose
-        # message ("got scalar array") does not say what to pass instead.
-        raise TypeError(
-            "Expected a sequence of clips or file paths (a list, tuple or array), "
-            f"got {type(X).__name__}. Pass a list, e.g. list(clips)."
-        )
-    X = _from_pandas(X)
-    if isinstance(X, (list, tuple)):
-        return list(X)
-    if isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1:
-        return list(X)
-    if isinstance(X, np.ndarray) and X.dtype.kind in "US" and X.ndim == 1:
-        # An array of file paths, as np.array(paths) or glob results give.
-        return [os.fsdecode(path) if isinstance(path, bytes) else str(path)
-                for path in X]
-    if isinstance(X, np.ndarray) and X.ndim == 1:
-        # check_array's own message would print every sample of the clip.
-        raise ValueError(
-            f"Expected a sequence of clips, got a single 1-D array of {X.shape[0]} "
-            "samples. Reshape your data: pass [clip] for one clip, or a 2-D array "
-            "whose rows are equal-length clips."
-        )
-    if isinstance(X, np.ndarray) and X.dtype.kind in "iu":
-        X = _pcm_to_float(X)
-    return check_array(
-        X,
-        dtype=(np.float32, np.float64),
-        allow_nd=True,
-        ensure_min_features=min_samples,
-        input_name="X",
-    )
-
-
-def _from_pandas(X: Any) -> Any:
-    """The values of a pandas Series, or of a DataFrame's single column.
-
-    A column of arrays or of file paths becomes a 1-D object array; a numeric
-    DataFrame stays as it is (rows of equal-length clips).
-    """
-    if not type(X).__module__.startswith("pandas"):
-        return X
-    if getattr(X, "ndim", 1) == 2:
-        if all(kind in "iuf" for kind in (dtype.kind for dtype in X.dtypes)):
-            return X
-        if X.shape[1] != 1:
-            raise ValueError(
-                f"X is a DataFrame with {X.shape[1]} columns "
-                f"({', '.join(map(str, list(X.columns)[:5]))}); pass the one "
-                "column that holds the clips or the file paths, e.g. X['path']."
-            )
-        X = X.iloc[:, 0]
-    if X.dtype.kind in "biuf":
-        return X.to_numpy()  # the samples of one clip: refused as such below
-    return X.to_numpy(dtype=object)
-
-
-def _describe(source: Any, index: int) -> str:
-    """Name a clip in error messages: its file when it has one."""
-    if _is_path(source):
-        return f"File {os.fspath(source)!r} (clip {index})"
-    return f"Clip {index}"
-
-
-def _pcm_to_float(array: np.ndarray) -> np.ndarray:
-    """Scale integer PCM samples to [-1, 1), as soundfile does."""
-    info = np.iinfo(array.dtype)
-    offset = 0.0 if array.dtype.kind == "i" else (info.max + 1) / 2
-    return (array.astype(np.float64) - offset) / (info.max + 1 - offset)
-
-
-def _as_float_audio(clip: Any, index: int) -> np.ndarray:
-    """Validate one in-memory clip and return it as float32 (channels x samples)."""
-    array = np.asarray(clip)
-    if array.dtype.kind in "iu":
-        array = _pcm_to_float(array)
-    elif array.dtype.kind != "f":
-        raise TypeError(
-            f"Clip {index} has dtype {array.dtype}; expected float audio samples or "
-            "integer PCM (int16/int32)."
-        )
-    if array.ndim == 1:
-        array = array[np.newaxis, :]
-    elif array.ndim == 2:
-        if array.shape[0] > array.shape[1]:
-            raise ValueError(
-                f"Clip {index} has shape {array.shape}; multi-channel clips must be "
-                "(channels x samples), as in librosa. Transpose it: clip.T."
-            )
-    else:
-        raise ValueError(
-            f"Clip {index} has {array.ndim} dimensions (shape {array.shape}); expected "
-            "a 1-D mono clip or a 2-D (channels x samples) clip."
-        )
-    if array.shape[1] == 0:
-        raise ValueError(f"Clip {index} is empty (0 samples).")
-    if not np.isfinite(array).all():
-        raise ValueError(
-            f"Clip {index} contains NaN or infinite samples; clean or drop it."
-        )
-    peak = float(np.abs(array).max())
-    if peak > float(np.finfo(np.float32).max):
-        # The cast to float32 below would turn these samples into infinities.
-        raise ValueError(
-            f"Clip {index} has samples of magnitude up to {peak:.3g}, beyond the "
-            "float32 range; audio is expected in [-1, 1]. Rescale the clip."
-        )
-    if array.dtype.kind == "f" and 1.0 < peak <= 32768.0 and (
-        np.modf(array)[0] == 0
-    ).all():
-        # One message for all clips, so that Python shows it once.
-        warnings.warn(
-            "Float clips hold whole numbers beyond [-1, 1]: 16-bit PCM stored "
-            "as float? Float audio is expected in [-1, 1]: divide by 32768, or "
-            "pass the samples as int16, which is scaled for you.",
-            UserWarning,
-            stacklevel=2,
-        )
-    return array.astype(np.float32, copy=False)
 
 
 class STFTTransformer(TransformerMixin, BaseEstimator):
@@ -448,7 +311,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self, "n_fft_")
         self._check_settings_unchanged()
-        sources = _as_clip_sources(X, min_samples=self.n_fft_)
+        sources = as_clip_sources(X, min_samples=self.n_fft_)
         self._check_not_empty(sources)
         features = self._empty_output(sources)
         scaling = self._scaling() if self.standardize else None
@@ -462,7 +325,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
             self.sample_rate, window_ms=self.window_ms, hop_ms=self.hop_ms
         )
         self._fitted_settings = self._analysis_settings()
-        sources = _as_clip_sources(X, min_samples=self.n_fft_)
+        sources = as_clip_sources(X, min_samples=self.n_fft_)
         self._check_not_empty(sources)
         return sources
 
@@ -624,7 +487,7 @@ def _process_clip(
     scaling: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[np.ndarray, tuple | None]:
     """One clip's spectrogram (standardized if ``scaling``) and statistics."""
-    stamp = _file_stamp(source) if _is_path(source) else None
+    stamp = _file_stamp(source) if is_path(source) else None
     frames = spectrogram(source, stamp, index, **settings)
     clip_statistics = _clip_statistics(frames) if statistics else None
     if scaling is not None:
@@ -657,13 +520,13 @@ def _spectrogram(
     ``stamp`` identifies the version of a file for the cache and is otherwise
     unused; ``index`` only appears in error messages.
     """
-    audio = _load(
+    audio = load_clip(
         source, index, sample_rate=sample_rate, channel=channel, resample=resample
     )
     n_samples = audio.shape[0]
     if n_samples < n_fft:
         raise ValueError(
-            f"{_describe(source, index)} has {n_samples} samples "
+            f"{describe_clip(source, index)} has {n_samples} samples "
             f"({1000.0 * n_samples / sample_rate:.1f} ms); one STFT frame "
             f"needs at least {n_fft} samples ({1000.0 * n_fft / sample_rate:.1f} "
             f"ms at {sample_rate:g} Hz). Pad the clip or drop it."
@@ -681,7 +544,7 @@ def _spectrogram(
     if not np.isfinite(magnitudes).all():
         # Finite samples near the float32 limit overflow in the FFT sums.
         raise ValueError(
-            f"{_describe(source, index)} gives infinite STFT magnitudes: its "
+            f"{describe_clip(source, index)} gives infinite STFT magnitudes: its "
             f"samples reach {float(np.abs(audio).max()):.3g}, while audio is "
             "expected in [-1, 1]. Rescale it."
         )
@@ -695,120 +558,9 @@ def _periodic_hann(n_fft: int) -> np.ndarray:
     return window
 
 
-def _load(
-    source: Any, index: int, *, sample_rate: float, channel: int | str, resample: bool
-) -> np.ndarray:
-    """Return clip ``index`` as mono float32 samples at ``sample_rate``."""
-    if _is_path(source):
-        audio = _read_file(source, sample_rate=sample_rate, resample=resample)
-    else:
-        audio = _as_float_audio(source, index)
-    where = _describe(source, index)
-    if audio.shape[0] == 1:
-        return audio[0]
-    if channel == "mean":
-        return audio.mean(axis=0)
-    if not -audio.shape[0] <= channel < audio.shape[0]:
-        raise ValueError(
-            f"{where} has {audio.shape[0]} channels; channel={channel} "
-            "does not exist. Choose another channel or channel='mean'."
-        )
-    return np.ascontiguousarray(audio[channel])
 
 
-def _read_file(
-    path: str | os.PathLike, *, sample_rate: float, resample: bool
-) -> np.ndarray:
-    name = os.fspath(path)
-    if not os.path.exists(name):
-        raise FileNotFoundError(f"Audio file {name!r} does not exist.")
-    if not os.path.isfile(name):
-        # Reading a named pipe or a device would block or never end.
-        raise ValueError(
-            f"Audio file {name!r} is not a regular file (a directory, a pipe "
-            "or a device); pass the paths of the audio files themselves."
-        )
-    audio, rate = _read_samples(name)
-    audio = audio.T
-    if audio.shape[1] == 0:
-        raise ValueError(f"Audio file {name!r} is empty (0 samples).")
-    if not np.isfinite(audio).all():
-        raise ValueError(f"Audio file {name!r} contains NaN or infinite samples.")
-    if rate != sample_rate:
-        if not resample:
-            raise ValueError(
-                f"Audio file {name!r} has a sample rate of {rate} Hz but this "
-                f"transformer expects {sample_rate:g} Hz. Set "
-                f"sample_rate={rate}, or resample=True to convert it."
-            )
-        # soxr is what librosa.resample runs by default (res_type="soxr_hq"),
-        # with identical output; called directly it skips librosa's numba
-        # compilation, which makes the first librosa.resample of a process
-        # take about 30 s.
-        import soxr
-
-        audio = np.ascontiguousarray(
-            soxr.resample(audio.T, rate, sample_rate, quality="HQ").T,
-            dtype=np.float32,
-        )
-    return audio
 
 
-def _read_samples(name: str) -> tuple[np.ndarray, int]:
-    """Samples (frames x channels, float32) and rate of an audio file.
-
-    A file that holds fewer frames than its header promises (a truncated
-    download or copy) is refused, naming both lengths.
-    """
-    declared = None
-    try:
-        with soundfile.SoundFile(name) as file:
-            rate = file.samplerate
-            declared = _declared_frames(name, file)
-            audio = file.read(dtype="float32", always_2d=True)
-    except (soundfile.LibsndfileError, RuntimeError, ValueError) as exc:
-        promise = (
-            "" if declared is None else f" (its header promises {declared} frames)"
-        )
-        raise ValueError(
-            f"Audio file {name!r} could not be read{promise}: {exc}. Check that "
-            "it is a complete audio file in a format libsndfile supports (WAV, "
-            "FLAC, OGG, ...)."
-        ) from exc
-    if declared is not None and audio.shape[0] < declared:
-        raise ValueError(
-            f"Audio file {name!r} is truncated: its header promises {declared} "
-            f"frames but it holds {audio.shape[0]}. Download or copy it again."
-        )
-    return audio, rate
 
 
-def _declared_frames(name: str, file: soundfile.SoundFile) -> int | None:
-    """The number of frames the file's header promises, where it says.
-
-    libsndfile trims the frame count of a WAV file to the data present, so
-    for WAV the size of the ``data`` chunk is read from the header itself.
-    None where the header does not say (a streamed WAV, an OGG file).
-    """
-    if file.format not in ("WAV", "WAVEX"):
-        return file.frames if file.format == "FLAC" else None
-    with open(name, "rb") as raw:
-        header = raw.read(12)
-        if header[:4] != b"RIFF" or header[8:12] != b"WAVE":
-            return None
-        block_align = None
-        while chunk := raw.read(8):
-            if len(chunk) < 8:
-                return None
-            kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
-            if kind == b"fmt ":
-                block_align = int.from_bytes(raw.read(16)[12:14], "little")
-                raw.seek(size - 16 + size % 2, os.SEEK_CUR)
-            elif kind == b"data":
-                # Writers that stream put 0 or 0xFFFFFFFF before the size is known.
-                if not block_align or size in (0, 0xFFFFFFFF):
-                    return None
-                return size // block_align
-            else:
-                raw.seek(size + size % 2, os.SEEK_CUR)
-    return None

@@ -12,6 +12,7 @@ __all__ = [
     "AllConvNet",
     "MaskedBatchNorm1d",
     "MaskedGlobalPooling",
+    "batch_independent_sigmoid",
     "choose_convolution",
     "frame_mask",
     "minimum_frames",
@@ -90,6 +91,31 @@ def frame_mask(lengths: torch.Tensor, n_frames: int) -> torch.Tensor:
     """
     positions = torch.arange(n_frames, device=lengths.device)
     return (positions < lengths[:, None])[:, None, :]
+
+
+def batch_independent_sigmoid(logits: torch.Tensor) -> torch.Tensor:
+    """Sigmoid of ``logits`` whose result does not depend on the batch.
+
+    The prediction nonlinearity of :class:`~sklearn_allconv.AudioTagger`.
+
+    Parameters
+    ----------
+    logits : torch.Tensor
+        Scores of any shape, float32 or lower precision.
+
+    Returns
+    -------
+    torch.Tensor
+        The probabilities, of the dtype and shape of ``logits``.
+
+    Notes
+    -----
+    torch's vectorized and scalar float32 sigmoids differ in the last bit, and
+    which one an element gets depends on its position in the batch. In float64
+    both round to the same float32, so a clip's probabilities do not depend on
+    the clips batched with it.
+    """
+    return torch.sigmoid(logits.double()).to(logits.dtype)
 
 
 def _convolve_frames(

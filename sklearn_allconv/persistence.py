@@ -29,17 +29,13 @@ from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 from skorch.history import History
 
+from ._device import check_cuda_available
 from ._state_files import read_state_file, write_state_file
 from ._version import __version__
-from .estimators import (
-    AudioTagger,
-    GroupValidSplit,
-    SceneClassifier,
-    _check_cuda_available,
-    _sigmoid,
-)
+from .estimators import AudioTagger, SceneClassifier
 from .features import STFTTransformer, stft_geometry
-from .network import AllConvNet
+from .model_selection import GroupValidSplit
+from .network import AllConvNet, batch_independent_sigmoid
 
 __all__ = ["load_model", "save_model"]
 
@@ -50,7 +46,7 @@ _CLASSES = {**_ESTIMATORS, "STFTTransformer": STFTTransformer}
 # Each is harmless to construct or call with the arguments the file supplies.
 _ALLOWED_OBJECTS: dict[str, Any] = {
     "sklearn_allconv.AllConvNet": AllConvNet,
-    "sklearn_allconv.sigmoid": _sigmoid,
+    "sklearn_allconv.sigmoid": batch_independent_sigmoid,
     "torch.nn.CrossEntropyLoss": torch.nn.CrossEntropyLoss,
     "torch.nn.BCEWithLogitsLoss": torch.nn.BCEWithLogitsLoss,
     "torch.optim.Adam": torch.optim.Adam,
@@ -317,7 +313,7 @@ def _check_device(device: Any) -> str:
         raise ValueError(
             f"device must be 'auto', 'cpu', 'cuda' or 'cuda:<index>', got {device!r}."
         )
-    _check_cuda_available(device)
+    check_cuda_available(device)
     return device
 
 
@@ -558,7 +554,7 @@ _NETWORK_PARAMS = {
     ),
     "train_split": _split,
     "predict_nonlinearity": lambda value: (
-        None if value in ("auto", None) or value is _sigmoid
+        None if value in ("auto", None) or value is batch_independent_sigmoid
         else "'auto', None or sklearn_allconv.sigmoid"
     ),
     "warm_start": _BOOL,

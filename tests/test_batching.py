@@ -7,9 +7,9 @@ from torch.utils.data import DataLoader
 
 from sklearn_allconv.batching import (
     BucketBatchSampler,
-    _ClipStore,
-    _PadCollate,
-    _StoreCollate,
+    ClipStore,
+    PadCollate,
+    StoreCollate,
     padding_efficiency,
 )
 
@@ -136,9 +136,9 @@ def test_batches_gathered_from_stored_clips_equal_host_batches(random_crop):
         rng.standard_normal((n, 4)).astype(np.float32) for n in (30, 17, 25, 15, 40, 22)
     ]
     targets = np.arange(6)
-    store = _ClipStore(clips, "cpu")
-    host = _PadCollate(random_crop=random_crop, min_frames=15)
-    stored = _StoreCollate(store, random_crop=random_crop, min_frames=15)
+    store = ClipStore(clips, "cpu")
+    host = PadCollate(random_crop=random_crop, min_frames=15)
+    stored = StoreCollate(store, random_crop=random_crop, min_frames=15)
     for indices in ([4, 0, 1], [3], [5, 2, 0, 4]):
         torch.manual_seed(1)
         X, y = host([(clips[i], targets[i]) for i in indices])

@@ -30,7 +30,7 @@ from sklearn_allconv import (
     save_model,
 )
 from sklearn_allconv._state_files import read_state_file
-from sklearn_allconv.checkpoints import CHECKPOINT_FILE
+from sklearn_allconv.callbacks import CHECKPOINT_FILE
 
 N_BINS = 10
 

@@ -30,10 +30,13 @@ SKORCH_HOOKS = {
 MODULES = [
     "sklearn_allconv",
     "sklearn_allconv.baseline",
+    "sklearn_allconv.batching",
+    "sklearn_allconv.callbacks",
     "sklearn_allconv.datasets",
     "sklearn_allconv.displays",
     "sklearn_allconv.features",
     "sklearn_allconv.metrics",
+    "sklearn_allconv.model_selection",
     "sklearn_allconv.network",
     "sklearn_allconv.progress",
     "sklearn_allconv.cli",

@@ -22,8 +22,7 @@ from sklearn_allconv import (
     eer_scorer,
     estimators,
 )
-from sklearn_allconv.batching import BucketBatchSampler
-from sklearn_allconv.estimators import _PadCollate
+from sklearn_allconv.batching import BucketBatchSampler, PadCollate
 
 N_BINS = 10
 LABELS = np.array(["beach", "cafe/restaurant", "park"])
@@ -252,7 +251,7 @@ def test_random_crops_stay_within_each_clip():
         (1000 * c + np.arange(n, dtype=np.float32))[:, None].repeat(2, axis=1)
         for c, n in enumerate([15, 40, 90, 200])
     ]
-    collate = _PadCollate(random_crop=True, min_frames=15)
+    collate = PadCollate(random_crop=True, min_frames=15)
     crop_lengths = set()
     for _ in range(200):
         batch, _ = collate([(clip, 0) for clip in clips])
@@ -274,7 +273,7 @@ def test_random_crop_lengths_are_uniform_up_to_the_longest_clip():
     # clip of the batch, both included.
     torch.manual_seed(0)
     clips = [np.zeros((n, 2), dtype=np.float32) for n in (20, 45, 60)]
-    collate = _PadCollate(random_crop=True, min_frames=15)
+    collate = PadCollate(random_crop=True, min_frames=15)
     draws = 9200  # 200 per possible length, 15..60
     batch = [(clip, 0) for clip in clips]
     lengths = np.array(
@@ -297,7 +296,7 @@ def test_random_crop_offsets_are_uniform_over_each_clips_slack():
         (np.arange(n, dtype=np.float32) + 1)[:, None].repeat(2, axis=1)
         for n in (15, 30, 50)
     ]
-    collate = _PadCollate(random_crop=True, min_frames=15)
+    collate = PadCollate(random_crop=True, min_frames=15)
     relative_offsets, whole_kept = [], 0
     at_zero = at_end = 0
     for _ in range(3000):
@@ -396,7 +395,7 @@ def test_early_stopping_restores_the_weights_of_the_best_validation_epoch(scenes
 
 def test_prediction_uses_whole_clips(scenes):
     X, _, _ = scenes
-    batch, _ = _PadCollate()([(clip, 0) for clip in X[:5]])
+    batch, _ = PadCollate()([(clip, 0) for clip in X[:5]])
     np.testing.assert_array_equal(batch["lengths"], [len(c) for c in X[:5]])
 
 
@@ -658,13 +657,13 @@ def test_clips_kept_on_the_device_give_the_same_model(estimator_class, bucketing
 def test_clips_are_kept_on_the_device_only_where_asked(scenes, monkeypatch):
     X, y, _ = scenes
     stores = []
-    original = estimators._ClipStore.__init__
+    original = estimators.ClipStore.__init__
 
     def record(store, clips, device):
         stores.append(device)
         original(store, clips, device)
 
-    monkeypatch.setattr(estimators._ClipStore, "__init__", record)
+    monkeypatch.setattr(estimators.ClipStore, "__init__", record)
     _small(SceneClassifier, max_epochs=1, device="cpu").fit(X, y)
     assert stores == []  # "auto" keeps them on CUDA devices only
     _small(SceneClassifier, max_epochs=1, data_on_device=True).fit(X, y)
@@ -676,7 +675,7 @@ def test_clips_on_the_device_refuse_a_custom_collate_function(scenes):
     clf = _small(
         SceneClassifier,
         data_on_device=True,
-        iterator_train__collate_fn=_PadCollate(),
+        iterator_train__collate_fn=PadCollate(),
     )
     with pytest.raises(ValueError, match="does not go with iterator_train__collate_fn"):
         clf.fit(X, y)

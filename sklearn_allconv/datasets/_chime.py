@@ -211,6 +211,29 @@ def load_chime_home(
     )
 
 
+def holds_chime_home(source: str | os.PathLike, subset: str) -> bool:
+    """Whether :func:`load_chime_home` finds ``subset`` in ``source``.
+
+    Parameters
+    ----------
+    source : str or path-like
+        A folder: the data set's own, or one that holds ``chime_home``.
+    subset : {"development", "evaluation"}
+        The subset looked for.
+
+    Returns
+    -------
+    bool
+        True where ``source`` or ``source/chime_home`` has the subset's chunk
+        list.
+    """
+    try:
+        resolve_root(source, folder=_FOLDER, marker=_CHUNK_LISTS[subset])
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def _segment_of(row: MetadataRow) -> str:
     name = row.fields[1]
     if "_chunk" not in name:

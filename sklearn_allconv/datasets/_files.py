@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..features import _read_samples
+from .._validation import read_samples
 
 __all__ = ["MetadataRow", "read_audio", "read_table", "resolve_root"]
 
@@ -167,7 +167,7 @@ def read_audio(
         read, or holds fewer frames than its header promises (a truncated
         download).
     """
-    audio, rate = _read_samples(os.fspath(path))
+    audio, rate = read_samples(os.fspath(path))
     if rate != sample_rate:
         raise ValueError(
             f"{path} has a sampling rate of {rate} Hz; this dataset's files have "

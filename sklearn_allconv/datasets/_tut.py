@@ -238,6 +238,29 @@ def load_tut_acoustic_scenes_2016(
     )
 
 
+def holds_tut_acoustic_scenes_2016(source: str | os.PathLike, subset: str) -> bool:
+    """Whether :func:`load_tut_acoustic_scenes_2016` finds ``subset`` in ``source``.
+
+    Parameters
+    ----------
+    source : str or path-like
+        A folder: the subset's own, or one that holds
+        ``TUT-acoustic-scenes-2016-<subset>``.
+    subset : {"development", "evaluation"}
+        The subset looked for.
+
+    Returns
+    -------
+    bool
+        True where that folder has the subset's label file.
+    """
+    try:
+        resolve_root(source, folder=_PREFIX + subset, marker=_LABEL_FILES[subset])
+    except FileNotFoundError:
+        return False
+    return True
+
+
 def _index_clips(rows: list[MetadataRow], root: Path) -> dict[str, int]:
     """Map each listed file name to its row, checking it is unique and exists."""
     index: dict[str, int] = {}

@@ -1,8 +1,13 @@
-"""Checkpoints during training, exact resumption, and clean interruption.
+"""Training callbacks: checkpoints, early stopping and the plateau schedule.
 
 Every :class:`~sklearn_allconv.SceneClassifier` and
-:class:`~sklearn_allconv.AudioTagger` carries a :class:`TrainingCheckpoint`
-callback named ``"checkpoint"``. During ``fit`` it keeps the complete training
+:class:`~sklearn_allconv.AudioTagger` carries three of them:
+``"lr_plateau"`` (:class:`PlateauLRScheduler`), ``"early_stopping"``
+(:class:`ValidationEarlyStopping`) and ``"checkpoint"``
+(:class:`TrainingCheckpoint`). The first two act on the validation loss and
+stay idle when there is no validation data (``train_split=None``).
+
+During ``fit`` the checkpoint keeps the complete training
 state of the last finished epoch and writes it into a directory of its own, so
 that fits running in parallel (cross-validation folds, grid-search candidates)
 never share files. A fit resumed from such a checkpoint continues as if it had
@@ -31,7 +36,7 @@ from skorch.history import History
 
 from ._state_files import read_state_file, write_state_file
 
-__all__ = ["TrainingCheckpoint"]
+__all__ = ["PlateauLRScheduler", "TrainingCheckpoint", "ValidationEarlyStopping"]
 
 # The file in each fit's checkpoint directory.
 CHECKPOINT_FILE = "checkpoint.safetensors"
@@ -136,7 +141,13 @@ class TrainingCheckpoint(Callback):
         self.resume_from = resume_from
 
     def initialize(self) -> TrainingCheckpoint:
-        """Reset the per-fit state."""
+        """Reset the per-fit state.
+
+        Returns
+        -------
+        self : TrainingCheckpoint
+            This callback.
+        """
         self.dirname_ = None
         self.saved_epochs_ = None
         self.interrupted_ = False
@@ -153,7 +164,17 @@ class TrainingCheckpoint(Callback):
     def on_train_begin(
         self, net: Any, X: Any = None, y: Any = None, **kwargs: Any
     ) -> None:
-        """Start a fit: restore the checkpoint to resume from, if any."""
+        """Start a fit: restore the checkpoint to resume from, if any.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The estimator in training.
+        X, y : array-like or None
+            The training data of the fit.
+        **kwargs : dict
+            What skorch passes to callbacks.
+        """
         self.initialize()
         self.failed_ = False
         self.net_name_ = type(net).__name__
@@ -182,7 +203,15 @@ class TrainingCheckpoint(Callback):
         self.last_write_ = time.monotonic()
 
     def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
-        """Snapshot the state after this epoch; write it when it is time."""
+        """Snapshot the state after this epoch; write it when it is time.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The estimator in training.
+        **kwargs : dict
+            What skorch passes to callbacks.
+        """
         self.snapshot_ = self._snapshot(net)
         if time.monotonic() - self.last_write_ >= self.min_interval_s:
             self._write()
@@ -193,7 +222,17 @@ class TrainingCheckpoint(Callback):
     def on_train_end(
         self, net: Any, X: Any = None, y: Any = None, **kwargs: Any
     ) -> None:
-        """Save the last epoch after an interruption, or remove the files."""
+        """Save the last epoch after an interruption, or remove the files.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The estimator in training.
+        X, y : array-like or None
+            The training data of the fit.
+        **kwargs : dict
+            What skorch passes to callbacks.
+        """
         unfinished = len(net.history) and "train_loss" not in net.history[-1]
         # The estimators tell a Ctrl-C at the end of an epoch from a callback
         # that stops training there (net.interrupted_); skorch's nets do not.
@@ -342,6 +381,112 @@ class TrainingCheckpoint(Callback):
                 f"from={self.dirname_!r}) and fit on the same data."
             )
         return message
+
+
+class ValidationEarlyStopping(EarlyStopping):
+    """Early stopping that switches itself off when there is no validation data.
+
+    :class:`skorch.callbacks.EarlyStopping` with the same parameters; it
+    watches ``monitor`` only in epochs that recorded it, and restores the best
+    weights (``load_best``) only when it saw any. The estimators use
+    ``monitor="valid_loss", patience=10, load_best=True``.
+
+    Parameters
+    ----------
+    monitor : str, default="valid_loss"
+        The history key to watch.
+    patience : int, default=5
+        Epochs without improvement before training stops.
+    threshold : float, default=1e-4
+        Smallest change that counts as an improvement.
+    threshold_mode : {"rel", "abs"}, default="rel"
+        Whether ``threshold`` is relative or absolute.
+    lower_is_better : bool, default=True
+        Whether a lower ``monitor`` is an improvement.
+    sink : callable, default=print
+        Where the stopping message goes.
+    load_best : bool, default=False
+        Restore the weights of the best epoch when training ends.
+
+    See Also
+    --------
+    skorch.callbacks.EarlyStopping : The parameters and their meaning.
+    """
+
+    def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        """Count the epoch when it recorded ``monitor``.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The estimator in training.
+        **kwargs : dict
+            What skorch passes to callbacks.
+        """
+        if self.monitor in net.history[-1]:
+            super().on_epoch_end(net, **kwargs)
+
+    def on_train_end(self, net: Any, **kwargs: Any) -> None:
+        """Restore the best weights, when ``load_best`` and there were any.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The estimator in training.
+        **kwargs : dict
+            What skorch passes to callbacks.
+        """
+        if self.load_best and self.best_model_weights_ is not None:
+            super().on_train_end(net, **kwargs)
+
+
+class PlateauLRScheduler(LRScheduler):
+    """Learning-rate schedule on a validation plateau; idle without validation.
+
+    :class:`skorch.callbacks.LRScheduler` with the same parameters (the
+    estimators use ``policy=ReduceLROnPlateau``, ``factor=0.5``, which halves
+    the learning rate). It steps only in epochs that recorded ``monitor``, and
+    pickles without its PyTorch scheduler, which ``on_train_begin`` rebuilds.
+
+    Parameters
+    ----------
+    policy : str or type, default="WarmRestartLR"
+        The PyTorch scheduler class (or its name).
+    monitor : str or callable, default="train_loss"
+        The history key (or a function of the net) the scheduler steps on.
+    event_name : str or None, default="event_lr"
+        History key that records the learning rate.
+    step_every : {"epoch", "batch"}, default="epoch"
+        When the scheduler steps.
+    **kwargs : dict
+        Parameters of the scheduler (``factor``, ``patience``, ``mode``, ...).
+
+    See Also
+    --------
+    skorch.callbacks.LRScheduler : The parameters and their meaning.
+    """
+
+    def on_epoch_end(self, net: Any, **kwargs: Any) -> None:
+        """Step the schedule when the epoch recorded ``monitor``.
+
+        Parameters
+        ----------
+        net : skorch.NeuralNet
+            The estimator in training.
+        **kwargs : dict
+            What skorch passes to callbacks.
+        """
+        if self.monitor in net.history[-1]:
+            super().on_epoch_end(net, **kwargs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        # lr_scheduler_ refers to the optimizer, whose tensors skorch maps to
+        # the loading machine's device only as net.optimizer_: pickled here, a
+        # model trained on CUDA would not unpickle on a CPU-only machine
+        # (skorch issue #1096). on_train_begin rebuilds it.
+        state = self.__dict__.copy()
+        state.pop("lr_scheduler_", None)
+        return state
 
 
 def _checkpoint_file(location: str | os.PathLike) -> str:
