@@ -110,7 +110,7 @@ class Scene:
     """How a scene sounds: background recipe and event rates per minute."""
 
     label: str
-    noise: str  # sox noise type
+    noises: tuple[str, ...]  # sox noise types a location draws from
     lowpass: tuple[float, float]  # range of the background's low-pass (Hz)
     highpass: tuple[float, float]
     tremolo: tuple[float, float]  # slow level modulation (Hz), 0 = none
@@ -118,74 +118,78 @@ class Scene:
     level_db: tuple[float, float]  # background level range
     events: dict[str, float] = field(default_factory=dict)  # pool -> per minute
     event_db: tuple[float, float] = (-30.0, -18.0)
-    babble: int = 0  # simultaneous background talkers
+    babble: tuple[int, int] = (0, 0)  # range of simultaneous background talkers
 
 
+# The scenes overlap on purpose (noise types, filter and level ranges, shared
+# event pools), and every location has its own recording gain: as in real
+# recordings, no single level or spectral cue separates the scenes.
 SCENES = (
     Scene(
         "bus",
-        "brownnoise",
-        (250, 500),
-        (20, 40),
-        (0.05, 0.2),
-        (70, 110),
-        (-22, -16),
-        {"speech": 2.0, "desktop": 0.6, "prompts": 0.8},
+        ("brownnoise", "brownnoise", "pinknoise"),
+        (300, 1200),
+        (20, 80),
+        (0.05, 0.3),
+        (60, 120),
+        (-28, -16),
+        {"speech": 2.0, "desktop": 0.5, "prompts": 0.8, "horn": 0.3},
     ),
     Scene(
         "cafe/restaurant",
-        "pinknoise",
-        (2500, 4000),
-        (150, 300),
+        ("pinknoise", "brownnoise"),
+        (1500, 4000),
+        (80, 300),
         (0, 0),
         (0, 0),
-        (-34, -28),
-        {"game": 8.0, "speech": 3.0},
-        (-32, -20),
-        babble=6,
+        (-38, -26),
+        {"game": 6.0, "speech": 3.0, "desktop": 0.5},
+        (-34, -20),
+        babble=(3, 7),
     ),
     Scene(
         "city_center",
-        "brownnoise",
-        (800, 1600),
-        (40, 80),
-        (0.1, 0.4),
+        ("brownnoise", "pinknoise"),
+        (500, 2000),
+        (30, 120),
+        (0.05, 0.4),
         (0, 0),
-        (-20, -14),
-        {"siren": 0.4, "horn": 1.5, "speech": 1.5},
-        (-30, -16),
+        (-28, -16),
+        {"siren": 0.3, "horn": 1.0, "speech": 1.5, "birds": 0.5},
+        (-32, -16),
     ),
     Scene(
         "home",
-        "whitenoise",
-        (1500, 3000),
-        (50, 100),
+        ("whitenoise", "pinknoise"),
+        (1000, 3000),
+        (50, 150),
         (0, 0),
-        (50, 50),
-        (-52, -44),
-        {"prompts": 3.0, "game": 1.5, "desktop": 0.8},
-        (-34, -22),
+        (50, 60),
+        (-46, -34),
+        {"prompts": 2.0, "game": 1.0, "desktop": 0.8, "speech": 1.0},
+        (-36, -22),
     ),
     Scene(
         "office",
-        "pinknoise",
-        (900, 1500),
-        (80, 150),
+        ("pinknoise", "whitenoise"),
+        (800, 2500),
+        (60, 200),
         (0, 0),
         (100, 120),
-        (-40, -34),
-        {"keys": 10.0, "desktop": 2.0, "speech": 1.5},
+        (-42, -30),
+        {"keys": 8.0, "desktop": 1.5, "speech": 1.5, "prompts": 0.5},
         (-36, -24),
+        babble=(0, 2),
     ),
     Scene(
         "park",
-        "brownnoise",
-        (1200, 3000),
-        (150, 400),
-        (0.02, 0.1),
+        ("brownnoise", "pinknoise", "whitenoise"),
+        (1000, 4000),
+        (100, 400),
+        (0.02, 0.2),
         (0, 0),
-        (-36, -28),
-        {"birds": 8.0, "speech": 1.0, "game": 0.5},
+        (-38, -24),
+        {"birds": 6.0, "speech": 1.0, "horn": 0.3, "game": 0.3},
         (-34, -20),
     ),
 )
@@ -304,6 +308,9 @@ class Location:
         self.tremolo = rng.uniform(*scene.tremolo)
         self.hum = rng.uniform(*scene.hum) if scene.hum[1] else 0.0
         self.level = rng.uniform(*scene.level_db)
+        self.noise = str(rng.choice(scene.noises))
+        self.talkers = int(rng.integers(scene.babble[0], scene.babble[1] + 1))
+        self.gain_db = rng.uniform(-6, 6)  # the recorder's gain at this place
         self.rt60 = rng.uniform(0.15, 0.4) if scene.label != "park" else 0.05
         # Each place hears its own share of the scene's sounds and voices.
         self.files = {
@@ -330,7 +337,7 @@ class Location:
         offset = float(self.rng.uniform(0, 20))
         n = int(seconds * self.rate)
         # One spare second: sox may end a few samples short.
-        noise = synth(seconds + offset + 1, self.rate, effects, self.scene.noise)
+        noise = synth(seconds + offset + 1, self.rate, effects, self.noise)
         noise = noise[int(offset * self.rate) :][:n]
         noise *= db(self.level) / (np.sqrt(np.mean(noise**2)) + 1e-12)
         if self.hum:
@@ -426,7 +433,7 @@ class Location:
                 self._place(
                     foreground, self.event(kind), self.rng.uniform(*self.scene.event_db)
                 )
-        for _ in range(self.scene.babble):
+        for _ in range(self.talkers):
             talker = self.rng.uniform(-40, -32)
             start = 0
             while start < n:
@@ -435,6 +442,7 @@ class Location:
                 start += sound.size + int(self.rng.uniform(0.2, 1.5) * self.rate)
         for c in range(channels):
             mix[c] += oaconvolve(foreground[c], room[c])[:n]
+        mix *= db(self.gain_db)
         peak = np.max(np.abs(mix))
         return (mix * (0.9 / peak) if peak > 0.9 else mix).astype(np.float32)
 
