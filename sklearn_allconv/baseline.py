@@ -267,7 +267,8 @@ class MFCCTransformer(TransformerMixin, BaseEstimator):
         -------
         features : ndarray of object of shape (n_clips,), or ndarray
             One (frames x ``n_mfcc * (delta_order + 1)``) float32 array per
-            clip, ``1 + n_samples // hop`` frames; for an array input
+            clip, ``1 + n_samples // hop`` frames for an even ``n_fft``; for
+            an array input
             (equal-length clips), a float32 array of shape
             (n_clips, frames, ``n_mfcc * (delta_order + 1)``).
 
