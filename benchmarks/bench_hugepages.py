@@ -91,10 +91,7 @@ def main() -> None:
     print_table(
         f"One epoch, {args.clips} clips, {threads} threads, fresh processes",
         ["THP_MEM_ALLOC_ENABLE", "median s", "epochs (s)"],
-        [
-            [s, medians[s], " ".join(f"{t:.1f}" for t in seconds[s])]
-            for s in ("0", "1")
-        ],
+        [[s, medians[s], " ".join(f"{t:.1f}" for t in seconds[s])] for s in ("0", "1")],
     )
     print(f"speed-up with huge pages: {result['speed_up']:.2f}x")
     write_json(args.output, result)

@@ -1,0 +1,166 @@
+"""The DCASE 2016 Task 1 baseline before and after matching the official one.
+
+On a scene set made by ``make_eval_sets.py`` (TUT Acoustic Scenes 2016
+layout), with its four folds by location, reports the class-wise accuracy
+(the DCASE 2016 Task 1 score, mean over folds) of:
+
+- the MFCC + GMM baseline *before* this repository matched it to the official
+  code: the ``sklearn_allconv/baseline.py`` of commit ``BEFORE``, loaded from
+  git history (40 ms windows with ``n_fft`` = window, Savitzky-Golay deltas,
+  ``reg_covar=1e-6``, GaussianMixture's k-means start);
+- the baseline *after*: :func:`~sklearn_allconv.baseline.make_dcase2016_task1_baseline`
+  with the official settings;
+- a logistic regression on the per-bin mean and standard deviation of the
+  log-magnitude STFT (the paper's 25 ms / 15 ms geometry).
+
+Each is run with seeds 0, 1 and 2 (the mixtures' ``random_state``; the
+logistic regression is deterministic, so its spread is 0); the table gives the
+mean and the standard deviation over seeds. The network is not run here.
+
+Run ``python benchmarks/bench_baselines.py --data benchmarks/data/scenes-small``
+after ``python benchmarks/make_eval_sets.py --size small`` (about 30 minutes
+on two busy cores; the official start's ten k-means restarts dominate).
+
+Measured on ``--size small`` (360 clips of 10 s, 6 scenes, 24 locations,
+44.1 kHz stereo, seed 0), mean and standard deviation over seeds 0-2:
+
+=========================================  ==================
+system                                     class-wise accuracy
+=========================================  ==================
+MFCC + GMM, before                         68.1 % (2.0 pp)
+MFCC + GMM, official (after)               75.6 % (1.6 pp)
+logistic regression, log-STFT mean + std   71.1 % (0)
+=========================================  ==================
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import numpy as np
+import soundfile
+from _common import ROOT, environment, parse_args, print_table, write_json
+
+# isort: split
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_allconv.baseline import make_dcase2016_task1_baseline
+from sklearn_allconv.datasets import load_tut_acoustic_scenes_2016
+from sklearn_allconv.features import stft_geometry
+from sklearn_allconv.metrics import mean_class_wise_accuracy
+
+BEFORE = "fa559a2"  # main before the baselines were matched (issue 17)
+SEEDS = (0, 1, 2)
+
+
+def _baseline_before() -> types.ModuleType:
+    """The baseline module as it was at commit ``BEFORE``."""
+    source = subprocess.run(
+        ["git", "show", f"{BEFORE}:sklearn_allconv/baseline.py"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    module = types.ModuleType("sklearn_allconv._baseline_before")
+    module.__package__ = "sklearn_allconv"
+    sys.modules[module.__name__] = module
+    exec(compile(source, f"{BEFORE}:baseline.py", "exec"), module.__dict__)
+    return module
+
+
+def _log_stft_statistics(paths: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Per clip: the mean and standard deviation over frames of each bin."""
+    import librosa
+
+    n_fft, hop, _ = stft_geometry(sample_rate)
+    rows = []
+    for path in paths:
+        audio, _ = soundfile.read(path, dtype="float32", always_2d=True)
+        magnitude = np.abs(
+            librosa.stft(audio.mean(axis=1), n_fft=n_fft, hop_length=hop, window="hann")
+        )
+        log = np.log(magnitude + 1e-6)
+        rows.append(np.concatenate([log.mean(axis=1), log.std(axis=1)]))
+    return np.array(rows)
+
+
+def _cross_validate(model, features, y, cv) -> float:
+    scores = []
+    for train, test in cv.split(features, y):
+        model.fit(features[train], y[train])
+        scores.append(mean_class_wise_accuracy(y[test], model.predict(features[test])))
+    return float(np.mean(scores))
+
+
+def main() -> None:
+    args = parse_args(
+        "bench_baselines",
+        __doc__.splitlines()[0],
+        lambda p: p.add_argument(
+            "--data",
+            type=Path,
+            default=ROOT / "benchmarks" / "data" / "scenes-small",
+            help="folder made by make_eval_sets.py (default: %(default)s)",
+        ),
+    )
+    data = load_tut_acoustic_scenes_2016(args.data)
+    y = data.target
+    # The loader reports TUT's 44.1 kHz; a set may have been made at another rate.
+    rate = soundfile.info(data.data[0]).samplerate
+    print(
+        f"{len(y)} clips, {len(data.target_names)} scenes, "
+        f"{len(np.unique(data.groups))} locations",
+        flush=True,
+    )
+    before = _baseline_before()
+    systems = {
+        "MFCC + GMM, before": lambda seed: before.make_dcase2016_task1_baseline(
+            sample_rate=rate, random_state=seed
+        ),
+        "MFCC + GMM, official (after)": lambda seed: make_dcase2016_task1_baseline(
+            sample_rate=rate, random_state=seed
+        ),
+    }
+    results: dict[str, list[float]] = {}
+    for name, factory in systems.items():
+        pipeline = factory(0)
+        features = pipeline[0].fit_transform(data.data)
+        results[name] = []
+        for seed in SEEDS:
+            classifier = factory(seed)[-1]
+            results[name].append(_cross_validate(classifier, features, y, data.cv))
+            print(f"{name}, seed {seed}: {results[name][-1]:.3f}", flush=True)
+    statistics = _log_stft_statistics(data.data, rate)
+    logistic = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+    name = "logistic regression, log-STFT mean + std"
+    results[name] = [_cross_validate(logistic, statistics, y, data.cv)] * len(SEEDS)
+    print(f"{name}: {results[name][0]:.3f}", flush=True)
+    rows = [
+        [name, f"{100 * np.mean(v):.1f} %", f"{100 * np.std(v):.1f}"]
+        for name, v in results.items()
+    ]
+    print_table(
+        f"DCASE 2016 Task 1 score on {args.data.name}, folds by location",
+        ["system", "class-wise accuracy", "std over seeds (pp)"],
+        rows,
+    )
+    write_json(
+        args.output,
+        {
+            "environment": environment(),
+            "data": str(args.data),
+            "n_clips": len(y),
+            "seeds": list(SEEDS),
+            "class_wise_accuracy": results,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
