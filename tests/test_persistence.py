@@ -437,7 +437,7 @@ def _set_stft_param(name, value):
 # Run-time parameters a hostile file may name: each is ignored on loading and
 # the loaded step has the library's default. (step, parameter, value)
 RUN_TIME_FIELDS = {
-    "STFT cache folder": (0, "memory", "/tmp/planted-cache"),
+    "STFT cache folder": (0, "memory", "planted-cache"),
     "STFT threads": (0, "n_jobs", 100_000),
     "STFT verbosity": (0, "verbose", 99),
     "network device": (1, "device", "cuda:7"),
