@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -15,8 +17,10 @@ __all__ = [
     "batch_independent_sigmoid",
     "choose_convolution",
     "frame_mask",
+    "frame_times",
     "minimum_frames",
     "output_lengths",
+    "receptive_field",
 ]
 
 
@@ -72,6 +76,95 @@ def minimum_frames(
     for _ in range(n_strided_layers):
         frames = (frames - 1) * stride + kernel_size
     return frames
+
+
+def receptive_field(
+    *, n_strided_layers: int = 3, kernel_size: int = 3, stride: int = 2
+) -> tuple[int, int]:
+    """Input frames seen by one output frame, and input frames between two.
+
+    Parameters
+    ----------
+    n_strided_layers : int, default=3
+        Number of unpadded strided convolutions.
+    kernel_size : int, default=3
+        Their kernel size in frames.
+    stride : int, default=2
+        Their stride in frames.
+
+    Returns
+    -------
+    size : int
+        Input frames in the receptive field of one output frame (equal to
+        :func:`minimum_frames`): 15 for the paper's network.
+    step : int
+        Input frames between the receptive fields of consecutive output
+        frames, ``stride ** n_strided_layers``: 8 for the paper's network.
+
+    Examples
+    --------
+    >>> from sklearn_allconv.network import receptive_field
+    >>> receptive_field()
+    (15, 8)
+    """
+    size = minimum_frames(
+        n_strided_layers=n_strided_layers, kernel_size=kernel_size, stride=stride
+    )
+    return size, stride**n_strided_layers
+
+
+def frame_times(
+    n_frames: int,
+    *,
+    hop_length: float,
+    window_length: float,
+    n_strided_layers: int = 3,
+    kernel_size: int = 3,
+    stride: int = 2,
+) -> np.ndarray:
+    """Centre of the receptive field of each output frame of the network.
+
+    Output frame ``t`` of the last strided layer sees input (STFT) frames
+    ``t * step`` to ``t * step + size - 1`` (:func:`receptive_field`); STFT
+    frame ``i`` covers ``[i * hop_length, i * hop_length + window_length)``.
+    The centre of that span is the frame's time.
+
+    Parameters
+    ----------
+    n_frames : int
+        Number of output frames.
+    hop_length : float
+        Hop between STFT frames, in any unit (samples, seconds).
+    window_length : float
+        STFT window length, in the same unit.
+    n_strided_layers : int, default=3
+        Number of unpadded strided convolutions.
+    kernel_size : int, default=3
+        Their kernel size in frames.
+    stride : int, default=2
+        Their stride in frames.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_frames,)
+        ``(t * step + (size - 1) / 2) * hop_length + window_length / 2``, in
+        the unit of ``hop_length``: evenly spaced, ``step * hop_length``
+        apart.
+
+    Examples
+    --------
+    With the paper's STFT (25 ms window, 15 ms hop), in seconds: the first
+    output frame is centred at 117.5 ms, and the frames are 120 ms apart.
+
+    >>> from sklearn_allconv.network import frame_times
+    >>> frame_times(3, hop_length=0.015, window_length=0.025).round(4)
+    array([0.1175, 0.2375, 0.3575])
+    """
+    size, step = receptive_field(
+        n_strided_layers=n_strided_layers, kernel_size=kernel_size, stride=stride
+    )
+    first = np.arange(n_frames, dtype=np.float64) * step
+    return (first + (size - 1) / 2) * hop_length + window_length / 2
 
 
 def frame_mask(lengths: torch.Tensor, n_frames: int) -> torch.Tensor:
@@ -737,6 +830,106 @@ class AllConvNet(nn.Module):
         Tensor of shape (batch, n_outputs)
             Logits.
         """
+        return self._logits(self.embed(X, lengths))
+
+    def embed(
+        self, X: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Compute each clip's embedding: the pooled output of the last layer.
+
+        The output layer maps this vector to the logits (:meth:`forward`);
+        as a fixed-size summary of a clip of any length it is a feature vector
+        for other models.
+
+        Parameters
+        ----------
+        X : Tensor of shape (batch, frames, bins)
+            Spectrograms, zero padded at the end to a common number of frames.
+        lengths : Tensor of int, shape (batch,), optional
+            Valid frames per clip; all frames are valid when omitted.
+
+        Returns
+        -------
+        Tensor of shape (batch, n_filters)
+            The masked global pooling (mean or max) of the last layer's
+            activations over each clip's valid output frames; non-negative
+            (they follow a ReLU).
+        """
+        x, lengths, mask = self._trunk(X, lengths)
+        return self.pool(x.transpose(1, 2), lengths, mask)
+
+    def embed_frames(
+        self, X: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Compute the last layer's activations at each output frame.
+
+        Parameters
+        ----------
+        X : Tensor of shape (batch, frames, bins)
+            Spectrograms, zero padded at the end to a common number of frames.
+        lengths : Tensor of int, shape (batch,), optional
+            Valid frames per clip; all frames are valid when omitted.
+
+        Returns
+        -------
+        embeddings : Tensor of shape (batch, output frames, n_filters)
+            The activations before the pooling. Frames at or beyond a clip's
+            valid output length see padding and are meaningless.
+        lengths : Tensor of int, shape (batch,)
+            Valid output frames per clip (:func:`output_lengths` after each
+            strided layer). Their times are given by :func:`frame_times`.
+        """
+        x, lengths, _ = self._trunk(X, lengths)
+        return x, lengths
+
+    def frame_logits(
+        self, X: torch.Tensor, lengths: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Compute the output layer's scores at each output frame, before pooling.
+
+        The output layer is applied to each frame's activations
+        (:meth:`embed_frames`): a frame's logits are the logits a clip would
+        get if its pooled activations were that frame's. With mean pooling the
+        output layer, being linear, commutes with the pooling, so a clip's
+        logits (:meth:`forward`) are the mean of its valid frames' logits.
+        With max pooling they are not a function of the frame logits (each
+        channel takes its maximum at its own frame); a frame's logits then
+        score that frame alone.
+
+        Parameters
+        ----------
+        X : Tensor of shape (batch, frames, bins)
+            Spectrograms, zero padded at the end to a common number of frames.
+        lengths : Tensor of int, shape (batch,), optional
+            Valid frames per clip; all frames are valid when omitted.
+
+        Returns
+        -------
+        logits : Tensor of shape (batch, output frames, n_outputs)
+            Per-frame logits; frames at or beyond a clip's valid output length
+            are meaningless.
+        lengths : Tensor of int, shape (batch,)
+            Valid output frames per clip.
+        """
+        x, lengths, _ = self._trunk(X, lengths)
+        return self._logits(x), lengths
+
+    def _logits(self, features: torch.Tensor) -> torch.Tensor:
+        """The output layer, in float32 even under autocast."""
+        # A 256 x n_outputs product costs nothing, and a bfloat16 rounding of
+        # the logits would make them depend on the batch (see Notes).
+        with torch.autocast(device_type=features.device.type, enabled=False):
+            return self.output(features.float())
+
+    def _trunk(
+        self, X: torch.Tensor, lengths: torch.Tensor | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The layers up to the pooling, shared by every output of the network.
+
+        Returns the (batch, output frames, channels) activations, the valid
+        output frames per clip, and the mask of valid output frames (None when
+        no clip is padded).
+        """
         if X.ndim != 3 or X.shape[2] != self.n_bins:
             raise ValueError(
                 f"Expected input of shape (batch, frames, {self.n_bins}), got "
@@ -745,41 +938,53 @@ class AllConvNet(nn.Module):
             )
         n_frames = X.shape[1]
         if lengths is None:
-            lengths = torch.full((X.shape[0],), n_frames)
-        # Checked where the lengths are: the estimators keep them on the CPU, so
-        # that reading them does not wait for the device.
-        lengths = torch.as_tensor(lengths).long()
-        shortest = int(lengths.min())
+            # Without lengths nothing depends on the values of a tensor, so
+            # that the network can be traced for export (dynamic frame axis).
+            shortest = n_frames
+            padded = False
+        else:
+            # Checked where the lengths are: the estimators keep them on the
+            # CPU, so that reading them does not wait for the device.
+            lengths = torch.as_tensor(lengths).long()
+            shortest = int(lengths.min())
+            # Skip the masking arithmetic when no clip in the batch is padded.
+            padded = shortest < n_frames
+            lengths = lengths.to(device=X.device, non_blocking=True)
         if shortest < self.min_frames:
             raise ValueError(
                 f"A clip in this batch has {shortest} frames; the network needs at "
                 f"least {self.min_frames}. Pad or drop short clips."
             )
-        # Skip the masking arithmetic when no clip in the batch is padded.
-        padded = shortest < n_frames
         # The layers run in the (batch, frames, channels) layout of X, as matrix
         # products on Conv1d's weights (see _convolve_frames); batch norm and
         # pooling see (batch, channels, frames) views of it.
-        lengths = lengths.to(device=X.device, non_blocking=True)
         implementation = self._convolution_for(X)
         x = F.linear(X, self.filter_bank.weight[:, :, 0])
-        mask = frame_mask(lengths, x.shape[1]) if padded else None
+        mask = None
+        if padded:
+            assert lengths is not None
+            mask = frame_mask(lengths, x.shape[1])
         x = self._normalize(self.filter_bank_norm, x, mask)
-        for conv, norm in zip(self.convs, self.norms, strict=True):
+        layers = cast(
+            "Iterable[tuple[nn.Conv1d, MaskedBatchNorm1d]]",
+            zip(self.convs, self.norms, strict=True),
+        )
+        for conv, norm in layers:
             x = _convolve_frames(
                 x, conv.weight, stride=self.stride, implementation=implementation
             )
-            lengths = output_lengths(
-                lengths, kernel_size=self.kernel_size, stride=self.stride
-            )
-            mask = frame_mask(lengths, x.shape[1]) if padded else None
+            if padded:
+                assert lengths is not None
+                lengths = output_lengths(
+                    lengths, kernel_size=self.kernel_size, stride=self.stride
+                )
+                mask = frame_mask(lengths, x.shape[1])
             x = self._normalize(norm, x, mask)
-        pooled = self.pool(x.transpose(1, 2), lengths, mask)
-        # Float32 even under autocast: a 256 x n_outputs product costs nothing,
-        # and a bfloat16 rounding of the logits would make them depend on the
-        # batch (see Notes).
-        with torch.autocast(device_type=X.device.type, enabled=False):
-            return self.output(pooled.float())
+        if lengths is None or not padded:
+            lengths = torch.full(
+                (X.shape[0],), x.shape[1], dtype=torch.long, device=X.device
+            )
+        return x, lengths, mask
 
     def _convolution_for(self, X: torch.Tensor) -> str:
         """The strided layers' implementation for this input's device and dtype."""

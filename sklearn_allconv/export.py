@@ -1,0 +1,253 @@
+"""Export a fitted model to ONNX, for inference with onnxruntime alone.
+
+:func:`export_onnx` writes one ONNX graph. For a fitted
+:class:`~sklearn.pipeline.Pipeline` of :class:`~sklearn_allconv.STFTTransformer`
+and an estimator the graph runs from raw audio to probabilities: the STFT
+(:class:`TorchSTFT`, equal to the transformer's), the standardization, the
+network and the output nonlinearity, so that deployment needs neither
+PyTorch, librosa nor scikit-learn. For a fitted estimator alone it runs from
+standardized spectrograms.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from sklearn.pipeline import Pipeline
+from torch import nn
+
+from ._optional import import_optional
+from .features import STFTTransformer
+from .network import AllConvNet
+
+__all__ = ["TorchSTFT", "export_onnx"]
+
+
+class TorchSTFT(nn.Module):
+    """The features of a fitted :class:`~sklearn_allconv.STFTTransformer` in torch.
+
+    Frames of ``n_fft_`` samples every ``hop_length_`` samples (no centring),
+    a periodic Hann window, the magnitudes of the first ``n_fft_ // 2 + 1``
+    bins of the real FFT, then ``(magnitude - mean_) / scale_`` per bin in
+    float32 when the transformer standardizes: the same arithmetic as
+    :meth:`STFTTransformer.transform <sklearn_allconv.STFTTransformer.transform>`
+    on mono float32 audio at the transformer's sample rate, as differentiable
+    and exportable torch operations.
+
+    Parameters
+    ----------
+    stft : STFTTransformer
+        A fitted transformer.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> from sklearn_allconv import STFTTransformer
+    >>> from sklearn_allconv.export import TorchSTFT
+    >>> audio = np.random.default_rng(0).standard_normal((2, 8000), np.float32)
+    >>> stft = STFTTransformer(sample_rate=16000).fit(audio)
+    >>> TorchSTFT(stft)(torch.from_numpy(audio)).shape
+    torch.Size([2, 32, 201])
+    """
+
+    window: torch.Tensor
+    offset: torch.Tensor
+    factor: torch.Tensor
+
+    def __init__(self, stft: STFTTransformer) -> None:
+        super().__init__()
+        if not hasattr(stft, "n_fft_"):
+            raise ValueError(
+                "TorchSTFT needs a fitted STFTTransformer: call fit first."
+            )
+        self.n_fft = int(stft.n_fft_)
+        self.hop_length = int(stft.hop_length_)
+        window = torch.hann_window(self.n_fft, periodic=True, dtype=torch.float64)
+        self.register_buffer("window", window.float())
+        if stft.standardize:
+            offset = np.asarray(stft.mean_, dtype=np.float32)
+            factor = (1.0 / np.asarray(stft.scale_)).astype(np.float32)
+        else:
+            offset = np.zeros(stft.n_bins_, dtype=np.float32)
+            factor = np.ones(stft.n_bins_, dtype=np.float32)
+        self.register_buffer("offset", torch.from_numpy(offset))
+        self.register_buffer("factor", torch.from_numpy(factor))
+
+    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+        """Compute the (standardized) STFT magnitudes of equal-length clips.
+
+        Parameters
+        ----------
+        audio : Tensor of shape (batch, samples)
+            Mono float32 audio at the transformer's sample rate, at least
+            ``n_fft`` samples.
+
+        Returns
+        -------
+        Tensor of shape (batch, 1 + (samples - n_fft) // hop_length, n_bins)
+            The features, float32.
+        """
+        frames = audio.unfold(-1, self.n_fft, self.hop_length) * self.window
+        magnitudes = torch.fft.rfft(frames, dim=-1).abs()
+        return (magnitudes - self.offset) * self.factor
+
+
+class _InferenceGraph(nn.Module):
+    """Audio or spectrograms → probabilities, embeddings and frame probabilities.
+
+    The network runs in evaluation mode with its exportable implementations
+    (``conv1d`` for the strided layers, batch norm with running statistics),
+    which compute the same function as the training implementations.
+    """
+
+    def __init__(
+        self, network: AllConvNet, nonlinearity: Any, stft: TorchSTFT | None
+    ) -> None:
+        super().__init__()
+        self.stft = stft
+        self.network = network
+        self.nonlinearity = nonlinearity
+
+    def forward(
+        self, inputs: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        features = inputs if self.stft is None else self.stft(inputs)
+        frames, lengths = self.network.embed_frames(features)
+        embedding = self.network.pool(frames.transpose(1, 2), lengths)
+        proba = self.nonlinearity(self.network.output(embedding))
+        frame_proba = self.nonlinearity(self.network.output(frames))
+        return proba, embedding, frame_proba
+
+
+def export_onnx(
+    fitted: Any, path: str | os.PathLike, *, opset_version: int | None = None
+) -> Path:
+    """Write a fitted estimator or STFT + estimator pipeline as an ONNX graph.
+
+    Parameters
+    ----------
+    fitted : SceneClassifier, AudioTagger or Pipeline
+        A fitted estimator, or a fitted :class:`~sklearn.pipeline.Pipeline`
+        of an :class:`~sklearn_allconv.STFTTransformer` followed by one.
+    path : str or path-like
+        The ``.onnx`` file to write (replaced if it exists).
+    opset_version : int, optional
+        ONNX opset; torch's default when None.
+
+    Returns
+    -------
+    Path
+        ``path``.
+
+    Notes
+    -----
+    The graph has one input and three outputs:
+
+    - ``audio`` (batch, samples), mono float32 at the transformer's sample
+      rate, for a pipeline; ``features`` (batch, frames, bins), standardized
+      float32 spectrograms, for an estimator alone. The time axis is dynamic,
+      from the network's minimum (``module_.min_frames`` frames: 235 ms with
+      the paper's STFT) up. The batch axis is dynamic too, for clips of equal
+      length: the graph does no masking, so clips of different lengths go
+      one per call (or in groups of equal length).
+    - ``proba`` (batch, classes): what ``predict_proba`` returns.
+    - ``embedding`` (batch, n_filters): what ``transform`` returns.
+    - ``frame_proba`` (batch, output frames, classes): what
+      ``predict_proba_frames`` returns for each clip.
+
+    Channel selection, file reading and resampling stay outside the graph.
+    The network's own strided layers (matrix products with a hand-written
+    backward pass) and masked batch norm are replaced in the graph by
+    ``conv1d`` and batch norm with the running statistics, which compute the
+    same function in evaluation mode; the STFT is :class:`TorchSTFT`.
+
+    Needs ``onnx`` and ``onnxscript`` (``pip install 'sklearn-allconv[onnx]'``,
+    which also brings ``onnxruntime`` to run the graph).
+
+    Examples
+    --------
+    >>> import onnxruntime  # doctest: +SKIP
+    >>> export_onnx(pipe, "model.onnx")  # doctest: +SKIP
+    >>> session = onnxruntime.InferenceSession("model.onnx")  # doctest: +SKIP
+    >>> proba, embedding, frame_proba = session.run(
+    ...     None, {"audio": audio[None].astype("float32")})  # doctest: +SKIP
+    """
+    import_optional("onnx", extra="onnx", purpose="export_onnx")
+    import_optional("onnxscript", extra="onnx", purpose="export_onnx")
+    graph, example, name, axes = _inference_graph(fitted)
+    path = Path(path)
+    with torch.no_grad():
+        torch.onnx.export(
+            graph,
+            (example,),
+            path,
+            input_names=[name],
+            output_names=["proba", "embedding", "frame_proba"],
+            dynamic_shapes=({0: axes[0], 1: axes[1]},),
+            opset_version=opset_version,
+            external_data=False,
+            dynamo=True,
+            verbose=False,
+        )
+    return path
+
+
+def _inference_graph(
+    fitted: Any,
+) -> tuple[_InferenceGraph, torch.Tensor, str, tuple[Any, Any]]:
+    """The graph to export, an example input, its name and dynamic axes."""
+    # Imported here: estimators imports this module's neighbours, not this one.
+    from .estimators import AudioTagger, SceneClassifier
+
+    stft: STFTTransformer | None = None
+    estimator = fitted
+    if isinstance(fitted, Pipeline):
+        steps = [step for _, step in fitted.steps if step not in (None, "passthrough")]
+        if len(steps) != 2 or not isinstance(steps[0], STFTTransformer):
+            raise ValueError(
+                "export_onnx takes a Pipeline of exactly an STFTTransformer and a "
+                f"SceneClassifier or AudioTagger; got the steps "
+                f"{[type(step).__name__ for step in steps]}. Export the estimator "
+                "alone for spectrogram input."
+            )
+        stft, estimator = steps
+    if not isinstance(estimator, (SceneClassifier, AudioTagger)):
+        raise TypeError(
+            "export_onnx exports a fitted SceneClassifier or AudioTagger (or a "
+            f"Pipeline ending in one); got {type(estimator).__name__}."
+        )
+    estimator.check_is_fitted()
+    if stft is not None and not hasattr(stft, "n_fft_"):
+        raise ValueError("The pipeline's STFTTransformer is not fitted: fit it first.")
+    if not isinstance(estimator.module_, AllConvNet):
+        raise TypeError(
+            f"export_onnx exports AllConvNet networks; this estimator's module is "
+            f"a {type(estimator.module_).__name__}."
+        )
+    network = copy.deepcopy(estimator.module_).cpu().float().eval()
+    # The exportable implementation of the strided layers: the same function.
+    network.convolution = "conv1d"
+    nonlinearity = estimator._get_predict_nonlinearity()
+    torch_stft = None if stft is None else TorchSTFT(stft).eval()
+    graph = _InferenceGraph(network, nonlinearity, torch_stft).eval()
+    min_frames = network.min_frames
+    # An example with several output frames: tracing an axis of size 1 would
+    # fix it to 1.
+    example_frames = min_frames + 4 * network.stride ** len(network.convs)
+    batch = torch.export.Dim("batch", min=1)
+    if torch_stft is None:
+        example = torch.zeros(2, example_frames, network.n_bins)
+        frames = torch.export.Dim("frames", min=min_frames)
+        return graph, example, "features", (batch, frames)
+    min_samples = torch_stft.n_fft + (min_frames - 1) * torch_stft.hop_length
+    example = torch.zeros(
+        2, torch_stft.n_fft + (example_frames - 1) * torch_stft.hop_length
+    )
+    samples = torch.export.Dim("samples", min=min_samples)
+    return graph, example, "audio", (batch, samples)
+
