@@ -10,7 +10,6 @@ that :class:`~sklearn.model_selection.GridSearchCV` can tune it.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 import warnings
@@ -26,7 +25,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_array, column_or_1d
+from sklearn.utils.validation import column_or_1d
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from skorch.utils import to_device
@@ -35,6 +34,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ._device import AutoDevice, check_cuda_available, cpu_has_native_bfloat16
 from ._threads import threads
+from ._validation import check_feature_clips
 from .batching import (
     BucketBatchSampler,
     ClipIndices,
@@ -57,7 +57,6 @@ from .progress import EpochTable
 
 __all__ = ["AudioTagger", "SceneClassifier"]
 
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Autocast dtype of each precision; float32 runs without autocast.
 _AUTOCAST_DTYPES = {
     "float32": None,
@@ -106,19 +105,6 @@ class _AllConvEstimator(NeuralNet):
     def __init__(
         self,
         *,
-        module: type[torch.nn.Module] = AllConvNet,
-        criterion: Any,
-        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
-        lr: float = 1e-3,
-        optimizer__weight_decay: float = 4e-4,
-        max_epochs: int = 100,
-        batch_size: int = 96,
-        train_split: Any = None,
-        callbacks: Any = None,
-        predict_nonlinearity: Any = "auto",
-        warm_start: bool = False,
-        verbose: int = 0,
-        device: str | None = "auto",
         short_clips: str = "error",
         bucketing: bool = True,
         precision: str = "float32",
@@ -127,22 +113,13 @@ class _AllConvEstimator(NeuralNet):
         random_state: int | np.random.RandomState | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            module=module,
-            criterion=criterion,
-            optimizer=optimizer,
-            lr=lr,
-            optimizer__weight_decay=optimizer__weight_decay,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            train_split=train_split,
-            callbacks=callbacks,
-            predict_nonlinearity=predict_nonlinearity,
-            warm_start=warm_start,
-            verbose=verbose,
-            device=device,
-            **kwargs,
-        )
+        # Like skorch's NeuralNetClassifier, the base names only what it adds;
+        # skorch's own parameters (module, criterion, lr, ...) pass through
+        # ``kwargs``, with defaults in the public classes' signatures.
+        # get_params and clone still see every parameter: skorch's
+        # NeuralNet._get_param_names lists the attributes that __init__ set,
+        # not the names of a signature.
+        super().__init__(**kwargs)
         self.short_clips = short_clips
         self.bucketing = bucketing
         self.precision = precision
@@ -197,120 +174,15 @@ class _AllConvEstimator(NeuralNet):
 
     def _check_clips(self, X: Any, *, reset: bool) -> np.ndarray:
         """Validate features and return them as an object array of float32 clips."""
-        one_frame_rows = False
-        if isinstance(X, (str, bytes)) or X is None or not (
-            hasattr(X, "__len__") or hasattr(X, "__array__")
-        ):
-            raise TypeError(
-                "Expected a sequence of (frames x bins) spectrograms, e.g. the "
-                f"output of STFTTransformer; got {type(X).__name__}."
-            )
-        if not isinstance(X, (list, tuple, np.ndarray)) and not sp.issparse(X):
-            # Array-likes (DataFrames, tensors) become arrays before np.ndim,
-            # which some of them do not support; sparse matrices go on to
-            # check_array, which rejects them.
-            X = np.asarray(X)
-        if isinstance(X, np.ndarray) and X.dtype.kind in "US":
-            X = list(X)
-        if isinstance(X, (list, tuple, np.ndarray)) and len(X) and isinstance(
-            X[0], (str, bytes, os.PathLike)
-        ):
-            raise TypeError(
-                f"Clip 0 is a {type(X[0]).__name__} ({X[0]!r}), not a spectrogram. "
-                "To classify audio files or raw audio, put STFTTransformer in "
-                "front of the estimator: make_pipeline(STFTTransformer(), ...)."
-            )
-        if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) < 2:
-            # Rows of numbers, as X.tolist() gives: the array form below.
-            X = np.asarray(X)
-        if isinstance(X, (list, tuple)) or (
-            isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
-        ):
-            clips = list(X)
-        elif getattr(X, "ndim", None) == 1:
-            # check_array's own message would print every value. (np.ndim would
-            # reject array-likes that only convert through __array__.)
-            raise ValueError(
-                f"Expected a sequence of spectrograms, got a 1-D array of shape "
-                f"{np.shape(X)}. Reshape your data: pass [spectrogram] for one clip."
-            )
-        else:
-            # Arrays get scikit-learn's usual checks (sparse, complex, empty, NaN).
-            X = check_array(
-                X, dtype=(np.float32, np.float64), allow_nd=True, input_name="X"
-            )
-            if X.ndim == 2:
-                # One frame per row: raw audio passed here by mistake looks
-                # like this, hence the hint in the short-clip error below.
-                X = X[:, np.newaxis, :]
-                one_frame_rows = True
-            elif X.ndim != 3:
-                raise ValueError(
-                    "Expected a sequence of (frames x bins) spectrograms or a 3-D "
-                    f"array (clips x frames x bins), got an array of shape {X.shape}."
-                )
-            clips = list(X)
-        if len(clips) == 0:
-            raise ValueError("Found 0 clips; at least one clip is required.")
-        hint = (
-            " A 2-D array is read as one-frame clips: to classify raw audio, put "
-            "STFTTransformer in front of the estimator."
-            if one_frame_rows
-            else ""
+        clips, n_bins = check_feature_clips(
+            X,
+            n_bins=None if reset else self.n_bins_,
+            min_frames=self._min_frames(),
+            short_clips=self.short_clips,
         )
-        n_bins = self.n_bins_ if not reset else None
-        min_frames = self._min_frames()
-        out = np.empty(len(clips), dtype=object)
-        for index, clip in enumerate(clips):
-            clip = np.asarray(clip)
-            if clip.dtype.kind not in "fiub" or clip.dtype.kind == "b":
-                raise TypeError(
-                    f"Clip {index} has dtype {clip.dtype}; expected real-valued "
-                    "spectrogram frames."
-                )
-            if clip.ndim != 2:
-                raise ValueError(
-                    f"Clip {index} has shape {clip.shape}; expected a 2-D (frames x "
-                    "bins) spectrogram such as STFTTransformer produces."
-                )
-            if 0 in clip.shape:
-                missing = "frames" if clip.shape[0] == 0 else "frequency bins"
-                raise ValueError(
-                    f"Clip {index} is empty: shape {clip.shape}, no {missing}. "
-                    "Drop it."
-                )
-            if n_bins is None:
-                n_bins = clip.shape[1]
-            if clip.shape[1] != n_bins:
-                fitted = "the model was fitted with" if not reset else "clip 0 has"
-                raise ValueError(
-                    f"Clip {index} has {clip.shape[1]} frequency bins but {fitted} "
-                    f"{n_bins}. Use features computed with the same sample rate and "
-                    "window as the training features."
-                )
-            if not np.isfinite(clip).all():
-                raise ValueError(f"Clip {index} contains NaN or infinite values.")
-            if clip.dtype.itemsize > 4 and np.abs(clip).max() > _FLOAT32_MAX:
-                raise ValueError(
-                    f"Clip {index} has values beyond the float32 range (up to "
-                    f"{float(np.abs(clip).max()):.3g}); the network computes in "
-                    "float32. Standardize the features, e.g. with STFTTransformer."
-                )
-            clip = np.ascontiguousarray(clip, dtype=np.float32)
-            if clip.shape[0] < min_frames:
-                if self.short_clips != "pad":
-                    raise ValueError(
-                        f"Clip {index} has {clip.shape[0]} frames; the network needs "
-                        f"at least {min_frames} (with a 15 ms hop, "
-                        f"{(min_frames - 1) * 15 + 25} ms of audio). Drop it, pad "
-                        "it, or set short_clips='pad' to repeat short clips up to "
-                        f"the minimum length.{hint}"
-                    )
-                clip = np.pad(clip, ((0, min_frames - clip.shape[0]), (0, 0)), "wrap")
-            out[index] = clip
         if reset:
             self.n_bins_ = n_bins
-        return out
+        return clips
 
     def _min_frames(self) -> int:
         module = getattr(self, "module_", None)
