@@ -397,7 +397,7 @@ def _regression_delta(frames: np.ndarray, width: int, order: int) -> np.ndarray:
     taps /= np.sum(taps**2)
     padded = np.pad(frames, [(width, width), (0, 0)], mode="edge")
     for _ in range(order):
-        padded = lfilter(taps, 1.0, padded, axis=0)
+        padded = lfilter(taps, [1.0], padded, axis=0)
     n = len(frames)
     return padded[len(padded) - half - 1 - n : len(padded) - half - 1]
 

@@ -13,9 +13,11 @@ import contextlib
 import signal
 import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from numbers import Integral, Real
-from typing import Any
+from types import FrameType
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -80,17 +82,22 @@ class _SigintWatch:
 
     def __enter__(self) -> _SigintWatch:
         self.fired = False
-        self.previous = None
+        self.previous: Callable[[int, FrameType | None], Any] | None = None
         if threading.current_thread() is threading.main_thread():
             previous = signal.getsignal(signal.SIGINT)
             if callable(previous):
                 self.previous = previous
-                signal.signal(signal.SIGINT, self._handle)
+                signal.signal(signal.SIGINT, partial(self._handle, previous))
         return self
 
-    def _handle(self, signum: int, frame: Any) -> None:
+    def _handle(
+        self,
+        previous: Callable[[int, FrameType | None], Any],
+        signum: int,
+        frame: FrameType | None,
+    ) -> None:
         self.fired = True
-        self.previous(signum, frame)
+        previous(signum, frame)
 
     def __exit__(self, *exc_info: Any) -> None:
         if self.previous is not None:
@@ -101,6 +108,10 @@ class _AllConvEstimator(NeuralNet):
     """Shared machinery of :class:`SceneClassifier` and :class:`AudioTagger`."""
 
     device = AutoDevice()
+
+    # Set by fit (n_bins_) and while callbacks run (_notifying).
+    n_bins_: int
+    _notifying: str | None
 
     def __init__(
         self,
@@ -285,7 +296,9 @@ class _AllConvEstimator(NeuralNet):
             return dataset, None
         if groups is None:
             groups = getattr(self, "_fit_groups", None)
-        kwargs = {} if groups is None else {"groups": np.asarray(groups)}
+        kwargs: dict[str, Any] = {}
+        if groups is not None:
+            kwargs["groups"] = np.asarray(groups)
         if isinstance(self.train_split, GroupValidSplit):
             kwargs["random_state"] = self.split_seed_
         return self.train_split(dataset, y, **kwargs)
@@ -367,9 +380,7 @@ class _AllConvEstimator(NeuralNet):
                 f"batch_size must be a positive integer or -1 (all clips in one "
                 f"batch), got {self.batch_size!r}."
             )
-        if not (
-            isinstance(self.lr, Real) and np.isfinite(self.lr) and self.lr > 0
-        ):
+        if not _is_positive_finite(self.lr):
             raise ValueError(
                 f"lr must be a positive finite number, got {self.lr!r}: with it "
                 "the weights would not change or would diverge."
@@ -705,6 +716,13 @@ class _AllConvEstimator(NeuralNet):
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _is_positive_finite(value: Any) -> bool:
+    if not isinstance(value, Real):
+        return False
+    number = cast(float, value)  # typeshed gives numbers.Real no comparisons
+    return bool(np.isfinite(number)) and number > 0
 
 
 class SceneClassifier(ClassifierMixin, _AllConvEstimator):
@@ -1194,7 +1212,9 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
             )
         names = None
         if sp.issparse(y):
-            y = y.toarray()
+            # scipy-stubs narrow issparse to SparseABC, which declares no
+            # toarray; every sparse class has it.
+            y = y.toarray()  # type: ignore[attr-defined]
         elif type(y).__module__.startswith("pandas") and getattr(y, "ndim", 1) == 2:
             # A DataFrame indicator matrix: its column labels are the tags, put
             # in sorted order as for tag names (MultiLabelBinarizer).
