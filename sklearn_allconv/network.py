@@ -468,6 +468,12 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     Statistics are computed in float32 even under autocast.
     """
 
+    # Always tracked (the constructor has no ``track_running_stats``), so never
+    # None, unlike in torch's declaration for batch norms in general.
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
+    num_batches_tracked: torch.Tensor
+
     def __init__(
         self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1
     ) -> None:
