@@ -1,8 +1,8 @@
 """The command line: ``sklearn-allconv <command>`` or ``python -m sklearn_allconv``.
 
-Every command lives here: ``demo``, ``reproduce``, ``fit``, ``predict`` and
-``evaluate``. PyTorch, scikit-learn and the audio libraries are imported by
-the command that needs them, so that ``--help`` answers at once.
+Every command lives here: ``demo``, ``reproduce``, ``fit``, ``predict``,
+``evaluate`` and ``export``. PyTorch, scikit-learn and the audio libraries are
+imported by the command that needs them, so that ``--help`` answers at once.
 
 Ordinary problems with the input (a missing file, mixed sample rates, a short
 clip, a bad model file) end the command with one line on standard error and
@@ -784,6 +784,27 @@ def _reproduce(args: argparse.Namespace) -> int:
 # -- the parser --------------------------------------------------------------------
 
 
+def _export(args: argparse.Namespace) -> int:
+    from .export import export_onnx
+    from .persistence import load_model
+
+    model = load_model(args.model, device="cpu")
+    start = time.perf_counter()
+    path = export_onnx(model, args.output)
+    seconds = time.perf_counter() - start
+    size = path.stat().st_size / 1e6
+    graph_input = (
+        f"mono float32 audio at {_hz(model[0].sample_rate)}"
+        if hasattr(model, "steps")
+        else "standardized spectrograms"
+    )
+    print(
+        f"Exported {_describe_model(model)} to {path} ({size:.1f} MB, "
+        f"{seconds:.1f} s); its input: {graph_input}."
+    )
+    return 0
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -798,6 +819,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_fit(commands)
     _add_predict(commands)
     _add_evaluate(commands)
+    _add_export(commands)
     return parser
 
 
@@ -1007,6 +1029,23 @@ def _add_evaluate(commands: Any) -> None:
     _add_subset(evaluate)
     _add_file_options(evaluate, resample_help=_RESAMPLE_HELP)
     evaluate.set_defaults(handler=_evaluate)
+
+
+def _add_export(commands: Any) -> None:
+    export = commands.add_parser(
+        "export",
+        help="write a saved model as an ONNX graph for onnxruntime",
+        description=(
+            "Write a model saved by 'fit' (or save_model) as one ONNX graph: from "
+            "mono float32 audio at the model's sample rate (or, for an estimator "
+            "saved alone, from spectrograms) to the outputs proba, embedding and "
+            "frame_proba. Needs pip install 'sklearn-allconv[onnx]'."
+        ),
+    )
+    export.add_argument("model", help="a model saved by 'fit' or save_model")
+    export.add_argument("output", help="the .onnx file to write")
+    _add_debug(export)
+    export.set_defaults(handler=_export)
 
 
 _RESAMPLE_HELP = "resample files whose rate differs from the model's"

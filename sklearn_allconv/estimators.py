@@ -22,7 +22,7 @@ from typing import Any, cast
 import numpy as np
 import scipy.sparse as sp
 import torch
-from sklearn.base import ClassifierMixin
+from sklearn.base import ClassifierMixin, TransformerMixin
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.utils import check_random_state
@@ -54,7 +54,12 @@ from .callbacks import (
 )
 from .metrics import equal_error_rate
 from .model_selection import GroupValidSplit
-from .network import AllConvNet, batch_independent_sigmoid, minimum_frames
+from .network import (
+    AllConvNet,
+    batch_independent_sigmoid,
+    frame_times,
+    minimum_frames,
+)
 from .progress import EpochTable
 
 __all__ = ["AudioTagger", "SceneClassifier"]
@@ -104,7 +109,7 @@ class _SigintWatch:
             signal.signal(signal.SIGINT, self.previous)
 
 
-class _AllConvEstimator(NeuralNet):
+class _AllConvEstimator(TransformerMixin, NeuralNet):
     """Shared machinery of :class:`SceneClassifier` and :class:`AudioTagger`."""
 
     device = AutoDevice()
@@ -137,6 +142,12 @@ class _AllConvEstimator(NeuralNet):
         self.data_on_device = data_on_device
         self.n_threads = n_threads
         self.random_state = random_state
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # transform: embeddings computed in float32, whatever the input dtype.
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
 
     def get_params(self, deep: bool = True, **kwargs: Any) -> dict[str, Any]:
         params = super().get_params(deep=deep, **kwargs)
@@ -709,6 +720,144 @@ class _AllConvEstimator(NeuralNet):
             Probabilities (float32).
         """
         return super().predict_proba(X)
+
+    def transform(self, X: Any) -> np.ndarray:
+        """Embed each clip: the network's pooled activations before the output layer.
+
+        The output layer maps these vectors to the logits, so they summarize
+        what the network learned about each clip in a fixed size, whatever the
+        clip's length: features for a linear probe, clustering or transfer,
+        e.g. ``make_pipeline(STFTTransformer(), SceneClassifier(),
+        LogisticRegression())``. As :meth:`predict_proba`, a clip's
+        embedding does not depend on the clips batched with it nor on its
+        padding (the pooling is masked).
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, bins), or ndarray
+            Spectrograms.
+
+        Returns
+        -------
+        ndarray of shape (n_clips, n_filters)
+            Float32 embeddings (non-negative: they follow a ReLU). With
+            ``set_output(transform="pandas")`` a DataFrame whose columns are
+            :meth:`get_feature_names_out`.
+        """
+        return torch.stack(self._module_outputs(X, "embed")).numpy()
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        """Names of the embedding's components, for :meth:`transform`.
+
+        Parameters
+        ----------
+        input_features : None
+            Ignored: the input is variable-length spectrograms, which have no
+            feature names.
+
+        Returns
+        -------
+        ndarray of str objects, shape (n_filters,)
+            The lowercased class name followed by the index:
+            ``["sceneclassifier0", "sceneclassifier1", ...]``.
+        """
+        self.check_is_fitted()
+        prefix = type(self).__name__.lower()
+        n_features = self.module_.output.in_features
+        return np.asarray([f"{prefix}{i}" for i in range(n_features)], dtype=object)
+
+    def predict_proba_frames(
+        self, X: Any, *, hop_ms: float = 15.0, window_ms: float = 25.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Class or tag probabilities at each output frame, with the frames' times.
+
+        The output layer and nonlinearity of :meth:`predict_proba` applied to
+        the network's activations at each frame after the last strided layer,
+        before the pooling: where in a clip a class or tag is heard. With the
+        paper's STFT an output frame sees 15 STFT frames (235 ms of audio) and
+        frames are 8 STFT hops (120 ms) apart.
+
+        Parameters
+        ----------
+        X : sequence of ndarray of shape (frames, bins), or ndarray
+            Spectrograms.
+        hop_ms : float, default=15.0
+            Hop of the STFT that computed ``X``, in milliseconds
+            (``STFTTransformer.hop_ms``), for the times.
+        window_ms : float, default=25.0
+            Window of that STFT, in milliseconds (``STFTTransformer.window_ms``).
+
+        Returns
+        -------
+        proba : ndarray of object, shape (n_clips,)
+            One float32 array of shape (output frames, n_outputs) per clip.
+        times : ndarray of object, shape (n_clips,)
+            One float64 array of shape (output frames,) per clip: the centre,
+            in seconds from the start of the clip, of the audio each frame
+            sees (:func:`~sklearn_allconv.network.frame_times`).
+
+        Notes
+        -----
+        With mean pooling (the paper's), the output layer commutes with the
+        pooling: a clip's logits are the mean of its frames' logits, and
+        :meth:`predict_proba` is the nonlinearity of that mean. With
+        ``module__pooling="max"`` the clip's activations are channel-wise
+        maxima taken at different frames, so the clip's scores are not a
+        function of the frame scores; a frame's scores are then those of a
+        clip made of that frame alone. Like the other outputs, a clip's frame
+        scores do not depend on its batch. A clip padded with
+        ``short_clips="pad"`` is scored as padded.
+        """
+        frame_logits = self._module_outputs(X, "frame_logits")
+        nonlinearity = self._get_predict_nonlinearity()
+        proba = np.empty(len(frame_logits), dtype=object)
+        times = np.empty(len(frame_logits), dtype=object)
+        network = self.module_
+        for i, logits in enumerate(frame_logits):
+            proba[i] = nonlinearity(logits).numpy()
+            times[i] = frame_times(
+                len(logits),
+                hop_length=hop_ms / 1000.0,
+                window_length=window_ms / 1000.0,
+                n_strided_layers=len(network.convs),
+                kernel_size=network.kernel_size,
+                stride=network.stride,
+            )
+        return proba, times
+
+    def _module_outputs(self, X: Any, method: str) -> list[torch.Tensor]:
+        """Run a method of the network (``"embed"`` or ``"frame_logits"``) on
+        each clip, in evaluation mode; one CPU float32 tensor per clip, in the
+        order of ``X``. Batches as for :meth:`predict_proba`."""
+        self.check_is_fitted()
+        clips = self._check_clips(X, reset=False)
+        per_clip: list[torch.Tensor] = []
+        with threads(getattr(self, "n_threads", None)), torch.no_grad():
+            iterator = self.get_iterator(self.get_dataset(clips), training=False)
+            self._set_training(False)
+            for batch in iterator:
+                inputs, _ = unpack_data(batch)
+                x = inputs["X"]
+                if self.device is not None:
+                    x = x.to(self.device, non_blocking=True)
+                with self._autocast():
+                    output = getattr(self.module_, method)(x, inputs["lengths"])
+                if method == "frame_logits":
+                    logits, lengths = output
+                    per_clip.extend(
+                        logits[i, :n].float().cpu()
+                        for i, n in enumerate(lengths.tolist())
+                    )
+                else:
+                    per_clip.extend(output.float().cpu().unbind())
+        sampler = getattr(iterator, "batch_sampler", None)
+        if not isinstance(sampler, BucketBatchSampler):
+            return per_clip
+        # Sorted by length: back to the order of X.
+        ordered: list[torch.Tensor] = [per_clip[0]] * len(per_clip)
+        for position, index in enumerate(np.concatenate(list(sampler))):
+            ordered[index] = per_clip[position]
+        return ordered
 
     def _n_outputs(self) -> int:
         return len(self.classes_)

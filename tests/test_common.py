@@ -3,7 +3,14 @@
 Each expected failure is listed with the reason it cannot pass.
 """
 
-from sklearn.utils.estimator_checks import parametrize_with_checks
+import pytest
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import (
+    check_global_output_transform_pandas,
+    check_set_output_transform,
+    check_set_output_transform_pandas,
+    parametrize_with_checks,
+)
 
 from sklearn_allconv import AudioTagger, SceneClassifier, STFTTransformer
 
@@ -60,6 +67,9 @@ EXPECTED_FAILED_CHECKS = {
         "check_classifiers_regression_target": _MULTILABEL_ONLY,
         "check_classifier_not_supporting_multiclass": _MULTILABEL_ONLY,
         "check_fit2d_1feature": _MULTILABEL_ONLY,
+        "check_transformer_general": _MULTILABEL_ONLY,
+        "check_transformer_data_not_an_array": _MULTILABEL_ONLY,
+        "check_transformer_preserve_dtypes": _MULTILABEL_ONLY,
     },
 }
 
@@ -80,3 +90,18 @@ ESTIMATORS = [
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+# parametrize_with_checks does not yield scikit-learn's set_output checks (its
+# own test suite runs them): the networks' transform (embeddings) is checked here.
+@pytest.mark.parametrize(
+    "check",
+    [
+        check_set_output_transform,
+        check_set_output_transform_pandas,
+        check_global_output_transform_pandas,
+    ],
+)
+@pytest.mark.parametrize("estimator", ESTIMATORS[1:], ids=lambda e: type(e).__name__)
+def test_embeddings_support_set_output(estimator, check):
+    check(type(estimator).__name__, clone(estimator))

@@ -1,0 +1,162 @@
+"""ONNX export: onnxruntime computes what the library computes."""
+
+from __future__ import annotations
+
+import builtins
+import copy
+
+import numpy as np
+import onnxruntime
+import pytest
+import torch
+from sklearn.pipeline import make_pipeline
+
+from sklearn_allconv import AudioTagger, SceneClassifier, STFTTransformer
+from sklearn_allconv.cli import main
+from sklearn_allconv.export import TorchSTFT, _inference_graph, export_onnx
+from sklearn_allconv.network import MaskedBatchNorm1d
+
+RATE = 8000
+
+
+def _clips(n_clips=12, seed=0):
+    rng = np.random.default_rng(seed)
+    clips = []
+    for i in range(n_clips):
+        t = np.arange(int(rng.integers(3000, 9000))) / RATE
+        tone = 0.3 * np.sin(2 * np.pi * (400 + 900 * (i % 3)) * t)
+        clips.append((tone + 0.1 * rng.standard_normal(len(t))).astype(np.float32))
+    return clips
+
+
+@pytest.fixture(scope="module")
+def scene_pipeline():
+    clips = _clips()
+    labels = ["a", "b", "c"] * 4
+    tiny = {"max_epochs": 3, "module__n_filters": 12, "random_state": 0}
+    return make_pipeline(
+        STFTTransformer(sample_rate=RATE), SceneClassifier(train_split=None, **tiny)
+    ).fit(clips, labels)
+
+
+@pytest.fixture(scope="module")
+def scene_graph(scene_pipeline, tmp_path_factory):
+    path = tmp_path_factory.mktemp("onnx") / "scenes.onnx"
+    export_onnx(scene_pipeline, path)
+    return onnxruntime.InferenceSession(str(path))
+
+
+def _lengths(pipeline):
+    """Clip lengths in samples: the network's minimum, and two others."""
+    stft, network = pipeline[0], pipeline[-1].module_
+    shortest = stft.n_fft_ + (network.min_frames - 1) * stft.hop_length_
+    return [shortest, shortest + 1234, 3 * RATE + 17]
+
+
+def test_onnx_graph_from_audio_equals_predict_proba_and_transform(
+    scene_pipeline, scene_graph
+):
+    rng = np.random.default_rng(1)
+    for n_samples in _lengths(scene_pipeline):
+        audio = (0.3 * rng.standard_normal((2, n_samples))).astype(np.float32)
+        proba, embedding, frame_proba = scene_graph.run(None, {"audio": audio})
+        np.testing.assert_allclose(
+            proba, scene_pipeline.predict_proba(audio), rtol=0, atol=1e-4
+        )
+        np.testing.assert_allclose(
+            embedding, scene_pipeline.transform(audio), rtol=0, atol=1e-4
+        )
+        features = scene_pipeline[0].transform(audio)
+        expected_frames, _ = scene_pipeline[-1].predict_proba_frames(features)
+        for got, expected in zip(frame_proba, expected_frames, strict=True):
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
+
+
+def test_onnx_graph_of_a_tagger_alone_takes_spectrograms(tmp_path):
+    clips = _clips()
+    stft = STFTTransformer(sample_rate=RATE)
+    features = stft.fit_transform(clips)
+    tags = [[i % 2, (i // 2) % 2] for i in range(len(clips))]
+    tagger = AudioTagger(
+        max_epochs=2, module__n_filters=8, train_split=None, random_state=0
+    ).fit(features, np.array(tags))
+    path = export_onnx(tagger, tmp_path / "tags.onnx")
+    session = onnxruntime.InferenceSession(str(path))
+    assert [i.name for i in session.get_inputs()] == ["features"]
+    min_frames = tagger.module_.min_frames
+    for n_frames in (min_frames, min_frames + 9, 130):
+        clip = features[0][:n_frames] if n_frames <= len(features[0]) else np.tile(
+            features[0], (3, 1)
+        )[:n_frames]
+        proba, embedding, _ = session.run(None, {"features": clip[None]})
+        np.testing.assert_allclose(
+            proba, tagger.predict_proba([clip]), rtol=0, atol=1e-4
+        )
+        np.testing.assert_allclose(
+            embedding, tagger.transform([clip]), rtol=0, atol=1e-4
+        )
+
+
+def test_torch_stft_equals_the_transformers_features(scene_pipeline):
+    stft = scene_pipeline[0]
+    rng = np.random.default_rng(2)
+    audio = (0.5 * rng.standard_normal((3, 5555))).astype(np.float32)
+    expected = stft.transform(audio)
+    got = TorchSTFT(stft)(torch.from_numpy(audio)).numpy()
+    assert got.shape == expected.shape
+    np.testing.assert_allclose(got, expected, rtol=0, atol=2e-5)
+
+
+def test_exported_network_computes_the_training_implementations_function(
+    scene_pipeline,
+):
+    # The graph's network uses conv1d and plain batch norm (running
+    # statistics); the library's uses matrix products and masked batch norm.
+    graph, example, _, _ = _inference_graph(scene_pipeline)
+    network = scene_pipeline[-1].module_.eval()
+    assert graph.network.convolution == "conv1d"
+    assert network.convolution != "conv1d"
+    features = graph.stft(example[:1] + torch.randn(1, example.shape[1]))
+    with torch.no_grad():
+        torch.testing.assert_close(
+            graph.network.embed(features), network.embed(features), rtol=1e-5, atol=1e-5
+        )
+    assert isinstance(network.norms[0], MaskedBatchNorm1d)
+
+
+def test_export_refuses_other_pipelines_and_unfitted_models(scene_pipeline, tmp_path):
+    with pytest.raises(ValueError, match="exactly an STFTTransformer and a"):
+        export_onnx(make_pipeline(scene_pipeline[-1]), tmp_path / "x.onnx")
+    with pytest.raises(TypeError, match="exports a fitted SceneClassifier"):
+        export_onnx(scene_pipeline[0], tmp_path / "x.onnx")
+    with pytest.raises(Exception, match="not initialized"):
+        export_onnx(SceneClassifier(), tmp_path / "x.onnx")
+
+
+def test_missing_onnx_names_the_extra(scene_pipeline, tmp_path, monkeypatch):
+    real_import = builtins.__import__
+
+    def without_onnx(name, *args, **kwargs):
+        if name == "onnx" or name.startswith("onnx."):
+            raise ImportError(f"No module named {name!r}")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(__import__("sys").modules, "onnx", raising=False)
+    monkeypatch.setattr(builtins, "__import__", without_onnx)
+    with pytest.raises(ImportError, match=r"pip install 'sklearn-allconv\[onnx\]'"):
+        export_onnx(copy.deepcopy(scene_pipeline), tmp_path / "x.onnx")
+
+
+def test_export_command_writes_a_graph(scene_pipeline, tmp_path, capsys):
+    from sklearn_allconv import save_model
+
+    model = tmp_path / "model.safetensors"
+    save_model(scene_pipeline, model)
+    assert main(["export", str(model), str(tmp_path / "model.onnx")]) == 0
+    assert "its input: mono float32 audio at 8000 Hz" in capsys.readouterr().out
+    session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
+    audio = np.zeros((1, RATE), dtype=np.float32)
+    proba, _, _ = session.run(None, {"audio": audio})
+    np.testing.assert_allclose(
+        proba, scene_pipeline.predict_proba(audio), rtol=0, atol=1e-4
+    )
