@@ -747,7 +747,7 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
         return torch.stack(self._module_outputs(X, "embed")).numpy()
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
-        """Names of the embedding's components, for :meth:`transform`.
+        """Name the embedding's components, for :meth:`transform`.
 
         Parameters
         ----------

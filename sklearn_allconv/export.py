@@ -33,16 +33,27 @@ class TorchSTFT(nn.Module):
 
     Frames of ``n_fft_`` samples every ``hop_length_`` samples (no centring),
     a periodic Hann window, the magnitudes of the first ``n_fft_ // 2 + 1``
-    bins of the real FFT, then ``(magnitude - mean_) / scale_`` per bin in
-    float32 when the transformer standardizes: the same arithmetic as
+    bins of the discrete Fourier transform, then ``(magnitude - mean_) /
+    scale_`` per bin in float32 when the transformer standardizes: what
     :meth:`STFTTransformer.transform <sklearn_allconv.STFTTransformer.transform>`
-    on mono float32 audio at the transformer's sample rate, as differentiable
-    and exportable torch operations.
+    computes on mono float32 audio at the transformer's sample rate, as
+    exportable torch operations.
 
     Parameters
     ----------
     stft : STFTTransformer
         A fitted transformer.
+
+    Notes
+    -----
+    The transform is one matrix product of the windowed frames with a
+    float32 basis of cosines and sines (computed in float64), rather than an
+    FFT: exported to ONNX, onnxruntime's DFT operator computes a window of
+    1102 samples (44.1 kHz) more than ten times slower than the product, and
+    in float32 less accurately. The magnitudes agree with the transformer's
+    (scipy's float32 FFT) to about 1e-6 of the largest magnitude of a frame.
+    The basis adds ``n_fft_ * (n_fft_ + 2) * 4`` bytes to the module (4.9 MB
+    at 44.1 kHz, 0.6 MB at 16 kHz).
 
     Examples
     --------
@@ -55,7 +66,7 @@ class TorchSTFT(nn.Module):
     torch.Size([2, 32, 201])
     """
 
-    window: torch.Tensor
+    basis: torch.Tensor
     offset: torch.Tensor
     factor: torch.Tensor
 
@@ -67,14 +78,19 @@ class TorchSTFT(nn.Module):
             )
         self.n_fft = int(stft.n_fft_)
         self.hop_length = int(stft.hop_length_)
+        self.n_bins = int(stft.n_bins_)
+        samples = torch.arange(self.n_fft, dtype=torch.float64)
+        bins = torch.arange(self.n_bins, dtype=torch.float64)
+        angles = (2 * torch.pi / self.n_fft) * torch.outer(samples, bins)
         window = torch.hann_window(self.n_fft, periodic=True, dtype=torch.float64)
-        self.register_buffer("window", window.float())
+        basis = window[:, None] * torch.cat([torch.cos(angles), torch.sin(angles)], 1)
+        self.register_buffer("basis", basis.float())
         if stft.standardize:
             offset = np.asarray(stft.mean_, dtype=np.float32)
             factor = (1.0 / np.asarray(stft.scale_)).astype(np.float32)
         else:
-            offset = np.zeros(stft.n_bins_, dtype=np.float32)
-            factor = np.ones(stft.n_bins_, dtype=np.float32)
+            offset = np.zeros(self.n_bins, dtype=np.float32)
+            factor = np.ones(self.n_bins, dtype=np.float32)
         self.register_buffer("offset", torch.from_numpy(offset))
         self.register_buffer("factor", torch.from_numpy(factor))
 
@@ -92,11 +108,10 @@ class TorchSTFT(nn.Module):
         Tensor of shape (batch, 1 + (samples - n_fft) // hop_length, n_bins)
             The features, float32.
         """
-        frames = audio.unfold(-1, self.n_fft, self.hop_length) * self.window
-        # The transform in float64: onnxruntime's float32 DFT rounds several
-        # times more than scipy's float32 FFT, in float64 both round once.
-        spectrum = torch.fft.rfft(frames.double(), dim=-1)
-        magnitudes = spectrum.abs().float()
+        frames = audio.unfold(-1, self.n_fft, self.hop_length)
+        spectrum = frames @ self.basis
+        real, imaginary = spectrum[..., : self.n_bins], spectrum[..., self.n_bins :]
+        magnitudes = torch.sqrt(real * real + imaginary * imaginary)
         return (magnitudes - self.offset) * self.factor
 
 

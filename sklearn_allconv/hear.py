@@ -109,7 +109,7 @@ class HearModel(nn.Module):
         return self.stft(audio.float())
 
     def forward(self, audio: torch.Tensor) -> torch.Tensor:
-        """Timestamp embeddings of equal-length sounds.
+        """Compute the timestamp embeddings of equal-length sounds.
 
         Parameters
         ----------
@@ -204,7 +204,7 @@ def load_model(model_file_path: str | os.PathLike = "") -> HearModel:
 def get_timestamp_embeddings(
     audio: torch.Tensor, model: HearModel
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Embeddings at evenly spaced times, as the HEAR API defines them.
+    """Compute embeddings at evenly spaced times, as the HEAR API defines them.
 
     Parameters
     ----------
@@ -232,7 +232,7 @@ def get_timestamp_embeddings(
 
 
 def get_scene_embeddings(audio: torch.Tensor, model: HearModel) -> torch.Tensor:
-    """One embedding per sound, as the HEAR API defines it.
+    """Compute one embedding per sound, as the HEAR API defines it.
 
     Parameters
     ----------
