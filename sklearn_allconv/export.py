@@ -23,7 +23,7 @@ from torch import nn
 
 from ._optional import import_optional
 from .features import STFTTransformer
-from .network import AllConvNet
+from .network import AllConvNet, frame_mask
 
 __all__ = ["TorchSTFT", "export_onnx"]
 
@@ -116,11 +116,12 @@ class TorchSTFT(nn.Module):
 
 
 class _InferenceGraph(nn.Module):
-    """Audio or spectrograms → probabilities, embeddings and frame probabilities.
+    """Padded audio or spectrograms and lengths → the network's outputs.
 
     The network runs in evaluation mode with its exportable implementations
     (``conv1d`` for the strided layers, batch norm with running statistics),
-    which compute the same function as the training implementations.
+    which compute the same function as the training implementations, and
+    masks every batch.
     """
 
     def __init__(
@@ -132,14 +133,26 @@ class _InferenceGraph(nn.Module):
         self.nonlinearity = nonlinearity
 
     def forward(
-        self, inputs: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        features = inputs if self.stft is None else self.stft(inputs)
-        frames, lengths = self.network.embed_frames(features)
-        embedding = self.network.pool(frames.transpose(1, 2), lengths)
+        self, inputs: torch.Tensor, lengths: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        if self.stft is None:
+            features, n_frames = inputs, lengths
+        else:
+            features = self.stft(inputs)
+            n_frames = (
+                torch.div(
+                    lengths - self.stft.n_fft,
+                    self.stft.hop_length,
+                    rounding_mode="floor",
+                )
+                + 1
+            )
+        frames, valid = self.network.embed_frames(features, n_frames)
+        mask = frame_mask(valid, frames.shape[1])
+        embedding = self.network.pool(frames.transpose(1, 2), valid, mask)
         proba = self.nonlinearity(self.network.output(embedding))
         frame_proba = self.nonlinearity(self.network.output(frames))
-        return proba, embedding, frame_proba
+        return proba, embedding, frame_proba, valid
 
 
 def export_onnx(
@@ -164,19 +177,23 @@ def export_onnx(
 
     Notes
     -----
-    The graph has one input and three outputs:
+    The graph has two inputs and four outputs:
 
     - ``audio`` (batch, samples), mono float32 at the transformer's sample
       rate, for a pipeline; ``features`` (batch, frames, bins), standardized
-      float32 spectrograms, for an estimator alone. The time axis is dynamic,
-      from the network's minimum (``module_.min_frames`` frames: 235 ms with
-      the paper's STFT) up. The batch axis is dynamic too, for clips of equal
-      length: the graph does no masking, so clips of different lengths go
-      one per call (or in groups of equal length).
+      float32 spectrograms, for an estimator alone. Clips of different
+      lengths are zero padded at the end to a common length; both axes are
+      dynamic.
+    - ``lengths`` (batch,), int64: each clip's valid samples (or frames), at
+      least the network's minimum (``module_.min_frames`` frames: 235 ms with
+      the paper's STFT), which the graph does not check. Padding is masked
+      as in the library, so a clip's outputs do not depend on its batch.
     - ``proba`` (batch, classes): what ``predict_proba`` returns.
     - ``embedding`` (batch, n_filters): what ``transform`` returns.
     - ``frame_proba`` (batch, output frames, classes): what
-      ``predict_proba_frames`` returns for each clip.
+      ``predict_proba_frames`` returns for each clip, in the first
+      ``n_frames`` rows (the others see padding).
+    - ``n_frames`` (batch,), int64: each clip's valid output frames.
 
     Channel selection, file reading and resampling stay outside the graph.
     The network's own strided layers (matrix products with a hand-written
@@ -187,26 +204,22 @@ def export_onnx(
     Needs ``onnx`` and ``onnxscript`` (``pip install 'sklearn-allconv[onnx]'``,
     which also brings ``onnxruntime`` to run the graph).
 
-    Examples
-    --------
-    >>> import onnxruntime  # doctest: +SKIP
-    >>> export_onnx(pipe, "model.onnx")  # doctest: +SKIP
-    >>> session = onnxruntime.InferenceSession("model.onnx")  # doctest: +SKIP
-    >>> proba, embedding, frame_proba = session.run(
-    ...     None, {"audio": audio[None].astype("float32")})  # doctest: +SKIP
+    See the user guide's deployment page for running the graph with
+    onnxruntime, and ``sklearn-allconv export`` for the command line.
     """
     import_optional("onnx", extra="onnx", purpose="export_onnx")
     import_optional("onnxscript", extra="onnx", purpose="export_onnx")
     graph, example, name, axes = _inference_graph(fitted)
     path = Path(path)
+    lengths = torch.full((example.shape[0],), example.shape[1], dtype=torch.long)
     with torch.no_grad():
         torch.onnx.export(
             graph,
-            (example,),
+            (example, lengths),
             path,
-            input_names=[name],
-            output_names=["proba", "embedding", "frame_proba"],
-            dynamic_shapes=({0: axes[0], 1: axes[1]},),
+            input_names=[name, "lengths"],
+            output_names=["proba", "embedding", "frame_proba", "n_frames"],
+            dynamic_shapes=({0: axes[0], 1: axes[1]}, {0: axes[0]}),
             opset_version=opset_version,
             external_data=False,
             dynamo=True,

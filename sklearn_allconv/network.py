@@ -948,6 +948,12 @@ class AllConvNet(nn.Module):
             # that the network can be traced for export (dynamic frame axis).
             shortest = n_frames
             padded = False
+        elif torch.compiler.is_exporting():
+            # Traced for export: every batch is masked, and the lengths are not
+            # read (the graph's user gives valid ones; see export_onnx).
+            lengths = torch.as_tensor(lengths).long()
+            shortest = self.min_frames
+            padded = True
         else:
             # Checked where the lengths are: the estimators keep them on the
             # CPU, so that reading them does not wait for the device.

@@ -53,23 +53,47 @@ def _lengths(pipeline):
     return [shortest, shortest + 1234, 3 * RATE + 17]
 
 
+def _run(session, clips):
+    """One padded batch of ``clips`` through the graph."""
+    name = session.get_inputs()[0].name
+    lengths = np.array([len(clip) for clip in clips])
+    batch = np.zeros((len(clips), lengths.max(), *clips[0].shape[1:]), np.float32)
+    for i, clip in enumerate(clips):
+        batch[i, : len(clip)] = clip
+    return session.run(None, {name: batch, "lengths": lengths})
+
+
 def test_onnx_graph_from_audio_equals_predict_proba_and_transform(
     scene_pipeline, scene_graph
 ):
     rng = np.random.default_rng(1)
-    for n_samples in _lengths(scene_pipeline):
-        audio = (0.3 * rng.standard_normal((2, n_samples))).astype(np.float32)
-        proba, embedding, frame_proba = scene_graph.run(None, {"audio": audio})
+    clips = [
+        (0.3 * rng.standard_normal(n)).astype(np.float32)
+        for n in _lengths(scene_pipeline)
+    ]
+    expected_proba = scene_pipeline.predict_proba(clips)
+    expected_embedding = scene_pipeline.transform(clips)
+    features = scene_pipeline[0].transform(clips)
+    expected_frames, _ = scene_pipeline[-1].predict_proba_frames(features)
+    # Each clip alone, and all three in one padded batch.
+    for i, clip in enumerate(clips):
+        proba, embedding, frame_proba, n_frames = _run(scene_graph, [clip])
+        np.testing.assert_allclose(proba[0], expected_proba[i], rtol=0, atol=1e-4)
         np.testing.assert_allclose(
-            proba, scene_pipeline.predict_proba(audio), rtol=0, atol=1e-4
+            embedding[0], expected_embedding[i], rtol=0, atol=1e-4
         )
+        assert n_frames[0] == len(expected_frames[i]) == frame_proba.shape[1]
         np.testing.assert_allclose(
-            embedding, scene_pipeline.transform(audio), rtol=0, atol=1e-4
+            frame_proba[0], expected_frames[i], rtol=0, atol=1e-4
         )
-        features = scene_pipeline[0].transform(audio)
-        expected_frames, _ = scene_pipeline[-1].predict_proba_frames(features)
-        for got, expected in zip(frame_proba, expected_frames, strict=True):
-            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
+    proba, embedding, frame_proba, n_frames = _run(scene_graph, clips)
+    np.testing.assert_allclose(proba, expected_proba, rtol=0, atol=1e-4)
+    np.testing.assert_allclose(embedding, expected_embedding, rtol=0, atol=1e-4)
+    for i, expected in enumerate(expected_frames):
+        assert n_frames[i] == len(expected)
+        np.testing.assert_allclose(
+            frame_proba[i, : n_frames[i]], expected, rtol=0, atol=1e-4
+        )
 
 
 def test_onnx_graph_of_a_tagger_alone_takes_spectrograms(tmp_path):
@@ -82,19 +106,13 @@ def test_onnx_graph_of_a_tagger_alone_takes_spectrograms(tmp_path):
     ).fit(features, np.array(tags))
     path = export_onnx(tagger, tmp_path / "tags.onnx")
     session = onnxruntime.InferenceSession(str(path))
-    assert [i.name for i in session.get_inputs()] == ["features"]
+    assert [i.name for i in session.get_inputs()] == ["features", "lengths"]
     min_frames = tagger.module_.min_frames
-    for n_frames in (min_frames, min_frames + 9, 130):
-        clip = features[0][:n_frames] if n_frames <= len(features[0]) else np.tile(
-            features[0], (3, 1)
-        )[:n_frames]
-        proba, embedding, _ = session.run(None, {"features": clip[None]})
-        np.testing.assert_allclose(
-            proba, tagger.predict_proba([clip]), rtol=0, atol=1e-4
-        )
-        np.testing.assert_allclose(
-            embedding, tagger.transform([clip]), rtol=0, atol=1e-4
-        )
+    long_clip = np.concatenate(list(features[:4]))
+    clips = [long_clip[:n] for n in (min_frames, min_frames + 9, 130)]
+    proba, embedding, _, _ = _run(session, clips)
+    np.testing.assert_allclose(proba, tagger.predict_proba(clips), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(embedding, tagger.transform(clips), rtol=0, atol=1e-4)
 
 
 def test_torch_stft_equals_the_transformers_features(scene_pipeline):
@@ -156,7 +174,7 @@ def test_export_command_writes_a_graph(scene_pipeline, tmp_path, capsys):
     assert "its input: mono float32 audio at 8000 Hz" in capsys.readouterr().out
     session = onnxruntime.InferenceSession(str(tmp_path / "model.onnx"))
     audio = np.zeros((1, RATE), dtype=np.float32)
-    proba, _, _ = session.run(None, {"audio": audio})
+    proba, _, _, _ = _run(session, list(audio))
     np.testing.assert_allclose(
         proba, scene_pipeline.predict_proba(audio), rtol=0, atol=1e-4
     )
