@@ -1,12 +1,14 @@
 """The DCASE 2016 MFCC + GMM baselines."""
 
 import warnings
+from functools import partial
 
 import librosa
 import numpy as np
 import pytest
 import scipy.signal
 import soundfile
+from _data import tone
 from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
 
@@ -19,12 +21,8 @@ from sklearn_allconv.baseline import (
 )
 from sklearn_allconv.metrics import eer_scorer, equal_error_rate
 
-
-def _tone(frequency, seconds=0.5, rate=16000, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * rate)) / rate
-    noise = 0.01 * rng.standard_normal(t.size)
-    return (0.5 * np.sin(2 * np.pi * frequency * t) + noise).astype(np.float32)
+# Louder and cleaner than the other files' tones.
+_tone = partial(tone, rate=16000, amplitude=0.5, noise=0.01)
 
 
 def _gaussian_clips(means, *, n_frames=40, n_features=3, seed=0):
@@ -236,7 +234,7 @@ def test_files_give_the_same_features_as_arrays(tmp_path):
 
 
 def test_clips_shorter_than_the_delta_width_get_edge_padded_deltas():
-    short = _tone(440, 0.03)
+    short = _tone(440, seconds=0.03)
 
     (frames,) = MFCCTransformer(sample_rate=16000).fit_transform([short])
 
