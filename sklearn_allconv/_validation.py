@@ -369,7 +369,7 @@ def audio_file_info(name: str) -> tuple[int, int]:
     Parameters
     ----------
     name : str
-        Path of the file.
+        The audio file, which is not decoded.
 
     Returns
     -------
