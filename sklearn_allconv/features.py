@@ -385,7 +385,10 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         clips = list(features)
         n_chunks = min(len(clips), 4 * effective_n_jobs(self.n_jobs))
         chunks = [clips[i::n_chunks] for i in range(n_chunks)]
-        Parallel(n_jobs=self.n_jobs, prefer="threads")(
+        # In place, hence threads whatever backend the caller configured: a
+        # process-based one (dask, loky in a joblib.parallel_config) would
+        # standardize copies in other processes and leave these clips raw.
+        Parallel(n_jobs=self.n_jobs, require="sharedmem")(
             delayed(_standardize_clips)(chunk, offset, factor) for chunk in chunks
         )
 
