@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -380,6 +381,12 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     the masked sums and valid-frame counts are added up over the processes,
     and so are the sums of the backward pass.
     """
+
+    # Always tracked (the constructor has no ``track_running_stats``), so never
+    # None, unlike in torch's declaration for batch norms in general.
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
+    num_batches_tracked: torch.Tensor
 
     #: Processes whose valid frames give the training statistics; None: this
     #: process alone.
@@ -799,7 +806,11 @@ class AllConvNet(nn.Module):
         x = F.linear(X, self.filter_bank.weight[:, :, 0])
         mask = frame_mask(lengths, x.shape[1]) if padded else None
         x = self._normalize(self.filter_bank_norm, x, mask)
-        for conv, norm in zip(self.convs, self.norms, strict=True):
+        layers = cast(
+            "Iterable[tuple[nn.Conv1d, MaskedBatchNorm1d]]",
+            zip(self.convs, self.norms, strict=True),
+        )
+        for conv, norm in layers:
             x = _convolve_frames(
                 x, conv.weight, stride=self.stride, implementation=implementation
             )
