@@ -202,7 +202,7 @@ class FeatureStore:
         frames = np.empty((stop - start, self.n_bins), dtype=np.float32)
         with open(self.folder / FRAMES_FILE, "rb", buffering=0) as file:
             file.seek(self._header + start * self.n_bins * 4)
-            if file.readinto(memoryview(frames).cast("B")) != frames.nbytes:
+            if file.readinto(frames.data.cast("B")) != frames.nbytes:
                 raise OSError(
                     f"{self.folder / FRAMES_FILE} ends before clip {clip}: the "
                     "store is truncated; write it again."
@@ -254,7 +254,7 @@ class FeatureStoreWriter:
                 f"Clip {len(self._offsets) - 1} has shape {frames.shape}; the "
                 f"store holds (frames x {self.n_bins}) spectrograms."
             )
-        self._file.write(memoryview(frames).cast("B"))
+        self._file.write(frames.data.cast("B"))
         self._offsets.append(self._offsets[-1] + len(frames))
 
     def close(

@@ -354,10 +354,10 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
                 sources, statistics=self.standardize
             ):
                 writer.append(frames)
-                if statistics is not None:
+                if statistics is not None and clip_statistics is not None:
                     statistics.merge(*clip_statistics)
             self._store_statistics(statistics)
-            return writer.close(*(self._scaling() if self.standardize else ()))
+            return writer.close(*self._store_scaling())
         except BaseException:
             writer.abort()
             raise
@@ -385,7 +385,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         try:
             for frames, _ in self._run(sources, statistics=False):
                 writer.append(frames)
-            return writer.close(*(self._scaling() if self.standardize else ()))
+            return writer.close(*self._store_scaling())
         except BaseException:
             writer.abort()
             raise
@@ -444,6 +444,10 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         self.mean_ = statistics.mean
         self.scale_ = statistics.scale()
         self.n_frames_seen_ = statistics.count
+
+    def _store_scaling(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The standardization a feature store applies when reading."""
+        return self._scaling() if self.standardize else (None, None)
 
     def _scaling(self) -> tuple[np.ndarray, np.ndarray]:
         """Offset and factor in float32: ``(frames - offset) * factor``."""
