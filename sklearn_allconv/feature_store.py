@@ -246,13 +246,17 @@ class FeatureStoreWriter:
         Parameters
         ----------
         frames : ndarray of shape (frames, n_bins)
-            Unstandardized frames; written as float32.
+            Unstandardized frames, finite; written as float32.
         """
         frames = np.ascontiguousarray(frames, dtype=np.float32)
         if frames.ndim != 2 or frames.shape[1] != self.n_bins:
             raise ValueError(
                 f"Clip {len(self._offsets) - 1} has shape {frames.shape}; the "
                 f"store holds (frames x {self.n_bins}) spectrograms."
+            )
+        if not np.isfinite(frames).all():
+            raise ValueError(
+                f"Clip {len(self._offsets) - 1} contains NaN or infinite values."
             )
         self._file.write(frames.data.cast("B"))
         self._offsets.append(self._offsets[-1] + len(frames))

@@ -4,10 +4,11 @@ import pickle
 
 import numpy as np
 import pytest
-from sklearn.model_selection import GroupKFold, StratifiedKFold
+import torch
+from sklearn.model_selection import GroupKFold, StratifiedKFold, cross_val_score
 from sklearn.utils import _safe_indexing
 
-from sklearn_allconv import STFTTransformer
+from sklearn_allconv import SceneClassifier, STFTTransformer
 from sklearn_allconv.feature_store import FeatureStore, FeatureStoreWriter
 
 
@@ -112,3 +113,46 @@ def test_a_failed_write_leaves_no_folder(tmp_path):
     with pytest.raises(ValueError):
         STFTTransformer(sample_rate=8000).fit_to_folder(bad, tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
+
+
+def test_fit_and_predict_on_a_store_equal_those_in_memory(audio, stored):
+    transformer, store = stored
+    features = STFTTransformer(sample_rate=8000).fit_transform(audio)
+    y = np.arange(len(store)) % 3
+    kwargs = dict(max_epochs=3, batch_size=4, module__n_filters=8, random_state=0)
+    on_disk = SceneClassifier(**kwargs).fit(store, y)
+    in_memory = SceneClassifier(**kwargs).fit(features, y)
+    for name, value in in_memory.module_.state_dict().items():
+        torch.testing.assert_close(
+            on_disk.module_.state_dict()[name], value, rtol=0, atol=0
+        )
+    np.testing.assert_array_equal(
+        on_disk.predict_proba(store[3:]), in_memory.predict_proba(features[3:])
+    )
+
+
+def test_cross_validation_takes_a_store(stored):
+    _, store = stored
+    y = np.arange(len(store)) % 2
+    clf = SceneClassifier(
+        max_epochs=1, batch_size=4, module__n_filters=8, random_state=0
+    )
+    scores = cross_val_score(clf, store, y, cv=StratifiedKFold(2))
+    features = np.asarray(store)
+    np.testing.assert_array_equal(
+        scores, cross_val_score(clf, features, y, cv=StratifiedKFold(2))
+    )
+
+
+def test_a_store_with_short_clips_or_other_bins_is_a_clear_error(stored, tmp_path):
+    _, store = stored
+    clf = SceneClassifier(max_epochs=1, module__n_filters=8)
+    writer = FeatureStoreWriter(tmp_path / "short", n_bins=store.n_bins)
+    writer.append(np.zeros((3, store.n_bins)))
+    with pytest.raises(ValueError, match="Clip 0 of the feature store has 3 frames"):
+        clf.fit(writer.close(), [0])
+    fitted = clf.fit(store, np.arange(len(store)) % 2)
+    other = FeatureStoreWriter(tmp_path / "bins", n_bins=5)
+    other.append(np.zeros((40, 5)))
+    with pytest.raises(ValueError, match="has 5 frequency bins"):
+        fitted.predict(other.close())
