@@ -12,16 +12,21 @@ variables), initialize the default process group, and fit as usual::
     clf = SceneClassifier(random_state=0).fit(X, y)
 
 While a process group of more than one process is initialized, the estimators
-wrap their network in :class:`torch.nn.parallel.DistributedDataParallel`,
-give each process its share of every training batch
-(:class:`DistributedBucketBatchSampler`) and synchronize the masked batch
-norm's statistics (:func:`synchronize_batch_norm`), so that a step on ``k``
-processes with ``1/k`` of the batch each is the step one process would take on
-the whole batch.
+wrap their network in :class:`torch.nn.parallel.DistributedDataParallel`
+during ``fit`` (:func:`data_parallel`), give each process its share of every
+training batch (:class:`DistributedBucketBatchSampler`) and synchronize the
+masked batch norm's statistics (:func:`synchronize_batch_norm`), so that a step
+on ``k`` processes with ``1/k`` of the batch each is the step one process would
+take on the whole batch. ``batch_size`` is then the batch of each process.
+Every process computes the validation loss on the whole validation split,
+so that early stopping and the learning-rate schedule decide alike
+everywhere, and predicts on all the data it is given.
 """
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -29,6 +34,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import Sampler
 
 from .batching import BucketBatchSampler
@@ -36,6 +42,7 @@ from .network import MaskedBatchNorm1d
 
 __all__ = [
     "DistributedBucketBatchSampler",
+    "data_parallel",
     "distributed_world",
     "synchronize_batch_norm",
 ]
@@ -88,6 +95,49 @@ def synchronize_batch_norm(module: nn.Module, process_group: Any = None) -> nn.M
         if isinstance(layer, MaskedBatchNorm1d):
             layer.process_group = group
     return module
+
+
+@contextlib.contextmanager
+def data_parallel(module: nn.Module) -> Iterator[DistributedDataParallel | None]:
+    """The module wrapped for data-parallel training while a process group runs.
+
+    Inside the block, the module's masked batch norms are synchronized
+    (:func:`synchronize_batch_norm`) and the module is wrapped in
+    :class:`~torch.nn.parallel.DistributedDataParallel` (which makes the
+    parameters equal on all processes and averages the gradients); after it,
+    the module is as before, with no reference to the process group (so
+    that it pickles). Without a process group of more than one process, it
+    yields None and changes nothing.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        The network, on its device.
+
+    Yields
+    ------
+    DistributedDataParallel or None
+        The module to run training batches through.
+    """
+    if distributed_world()[1] == 1:
+        yield None
+        return
+    synchronize_batch_norm(module)
+    try:
+        # Synchronized statistics keep the running statistics equal: nothing
+        # to broadcast before each forward pass (the option's name changed in
+        # torch 2.13).
+        option = (
+            "forward_sync_buffers"
+            if "forward_sync_buffers"
+            in inspect.signature(DistributedDataParallel).parameters
+            else "broadcast_buffers"
+        )
+        yield DistributedDataParallel(module, **{option: False})
+    finally:
+        for layer in module.modules():
+            if isinstance(layer, MaskedBatchNorm1d):
+                vars(layer).pop("process_group", None)
 
 
 class DistributedBucketBatchSampler(Sampler[list[int]]):

@@ -1,17 +1,18 @@
 """Data-parallel training: shares of batches per process, synchronized batch norm."""
 
 import os
+import pickle
 
 import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
-from torch.nn.parallel import DistributedDataParallel
 
-from sklearn_allconv import AllConvNet
+from sklearn_allconv import AllConvNet, SceneClassifier
 from sklearn_allconv.distributed import (
     DistributedBucketBatchSampler,
+    data_parallel,
     distributed_world,
     synchronize_batch_norm,
 )
@@ -120,11 +121,12 @@ def _step_on_rank(rank, world_size, init_file, out_dir):
         share = list(range(rank, len(_LENGTHS), world_size))
         for synchronized in (True, False):
             net = _fresh_net()
-            if synchronized:
-                synchronize_batch_norm(net)
-            state = _one_step(
-                DistributedDataParallel(net, broadcast_buffers=False), share
-            )
+            with data_parallel(net) as parallel:
+                if not synchronized:
+                    vars(net.filter_bank_norm).pop("process_group")
+                    for norm in net.norms:
+                        vars(norm).pop("process_group")
+                state = _one_step(parallel, share)
             torch.save(state, os.path.join(out_dir, f"{rank}-{synchronized}.pt"))
     finally:
         dist.destroy_process_group()
@@ -151,3 +153,58 @@ def test_a_step_on_two_processes_equals_a_step_on_the_whole_batch(tmp_path):
         if value.is_floating_point()
     ]
     assert max(differences) > 1e-3
+
+
+# -- a whole fit on two processes ---------------------------------------------
+
+
+def _fit_on_rank(rank, world_size, init_file, out_dir):
+    torch.set_num_threads(1)
+    dist.init_process_group(
+        "gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size
+    )
+    try:
+        rng = np.random.default_rng(0)
+        X = np.empty(30, dtype=object)
+        X[:] = [rng.standard_normal((n, 12), dtype=np.float32) for n in
+                rng.integers(20, 80, 30)]
+        y = np.arange(30) % 3
+        clf = SceneClassifier(
+            max_epochs=3, batch_size=4, module__n_filters=8, random_state=0
+        ).fit(X, y)
+        torch.save(
+            {
+                "state": clf.module_.state_dict(),
+                "proba": clf.predict_proba(X),
+                "clips_per_epoch": [
+                    sum(batch["train_batch_size"] for batch in epoch["batches"]
+                        if "train_batch_size" in batch)
+                    for epoch in clf.history
+                ],
+                "pickled": len(pickle.dumps(clf)),
+            },
+            os.path.join(out_dir, f"fit-{rank}.pt"),
+        )
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+def test_a_fit_on_two_processes_ends_with_the_same_model_on_both(tmp_path):
+    mp.spawn(
+        _fit_on_rank,
+        args=(2, str(tmp_path / "init"), str(tmp_path)),
+        nprocs=2,
+        join=True,
+    )
+    ranks = [torch.load(tmp_path / f"fit-{rank}.pt", weights_only=False)
+             for rank in (0, 1)]
+    for name, value in ranks[0]["state"].items():
+        torch.testing.assert_close(ranks[1]["state"][name], value, rtol=0, atol=0)
+    np.testing.assert_array_equal(ranks[0]["proba"], ranks[1]["proba"])
+    # Each process trained on its half of the training split every epoch.
+    per_epoch = np.add(ranks[0]["clips_per_epoch"], ranks[1]["clips_per_epoch"])
+    assert len(set(per_epoch)) == 1 and 20 <= per_epoch[0] < 30
+    assert abs(ranks[0]["clips_per_epoch"][0] - ranks[1]["clips_per_epoch"][0]) <= 4
+    # Unwrapped after the fit: no process group left in the model.
+    assert all(rank["pickled"] > 0 for rank in ranks)
