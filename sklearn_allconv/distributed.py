@@ -133,7 +133,8 @@ def data_parallel(module: nn.Module) -> Iterator[DistributedDataParallel | None]
             in inspect.signature(DistributedDataParallel).parameters
             else "broadcast_buffers"
         )
-        yield DistributedDataParallel(module, **{option: False})
+        options: dict[str, Any] = {option: False}
+        yield DistributedDataParallel(module, **options)
     finally:
         for layer in module.modules():
             if isinstance(layer, MaskedBatchNorm1d):
