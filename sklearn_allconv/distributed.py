@@ -64,10 +64,10 @@ def distributed_world() -> tuple[int, int]:
 
 
 def synchronize_batch_norm(module: nn.Module, process_group: Any = None) -> nn.Module:
-    """Make every :class:`~sklearn_allconv.network.MaskedBatchNorm1d` of a module
-    compute its training statistics over all processes of a group.
+    """Compute the module's masked batch-norm statistics over a process group.
 
-    The layers then add up their masked sums and valid-frame counts over the
+    Every :class:`~sklearn_allconv.network.MaskedBatchNorm1d` of the module
+    then add up their masked sums and valid-frame counts over the
     processes (``all_reduce``) in the forward pass, and the matching sums of
     the backward pass, as :class:`torch.nn.SyncBatchNorm` does for the
     unmasked layer. Every process of the group must run each training batch.
