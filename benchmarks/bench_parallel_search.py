@@ -96,7 +96,7 @@ def main() -> None:
         args.output,
         {
             "environment": environment(),
-            "settings": vars(args),
+            "settings": {k: v for k, v in vars(args).items() if k != "output"},
             "times_s": times,
             "scores": scores,
         },

@@ -10,8 +10,8 @@ Two measurements, each in fresh processes (peak resident memory, ``VmHWM``):
   compared with the size of the features: the goal is a store at least three
   times that peak.
 - ``predict``: ``--files`` (default 200 and 2,000) WAV files of 5 s at 16 kHz;
-  a child process runs the command line's ``predict`` over each folder with
-  the default chunks, and over the largest folder with one chunk of all files
+  a child process runs the command line's ``predict`` over each folder in
+  chunks of ``--chunk-size`` files, and over the largest folder in one chunk
   (what the command did before it streamed), ``--repeats`` times interleaved.
   The goal: the same peak with 2,000 files as with 200.
 
@@ -44,6 +44,9 @@ def _options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--epochs", type=int, default=1, help="fit epochs (1)")
     parser.add_argument(
         "--files", type=int, nargs="+", default=[200, 2000], help="files (200 2000)"
+    )
+    parser.add_argument(
+        "--chunk-size", type=int, default=100, help="predict's --chunk-size (100)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the data")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
@@ -137,14 +140,15 @@ def save_small_model(path: Path, audio: Path) -> None:
     save_model(model, path)
 
 
-def child_predict(model: str, folder: str, *chunk: str) -> dict:
+def child_predict(model: str, folder: str, chunk_size: str) -> dict:
     from sklearn_allconv.cli import main
 
     start = time.perf_counter()
-    command = ["predict", model, folder, "-o", str(Path(folder).parent / "out.csv")]
-    code = main([*command, *(["--chunk-size", chunk[0]] if chunk else [])])
+    out = Path(folder).parent / "out.csv"
+    code = main(["predict", model, folder, "-o", str(out), "--chunk-size", chunk_size])
     return {
         "code": code,
+        "rows": len(out.read_text().splitlines()) - 1,
         "peak_rss_mb": _peak_rss_mb(),
         "predict_s": time.perf_counter() - start,
     }
@@ -193,7 +197,7 @@ def main() -> None:
             folders[n_files].mkdir()
             for path in sorted((DATA / "audio").glob("*.wav"))[:n_files]:
                 (folders[n_files] / path.name).symlink_to(path)
-        candidates = {f"{n} files": (folders[n],) for n in args.files}
+        candidates = {f"{n} files": (folders[n], args.chunk_size) for n in args.files}
         candidates[f"{largest} files, one chunk"] = (folders[largest], largest)
         runs: dict[str, list[dict]] = {name: [] for name in candidates}
         for round_ in range(args.repeats):
@@ -205,10 +209,11 @@ def main() -> None:
                 )
         print_table(
             f"CLI predict, 5 s files at 16 kHz (median of {args.repeats})",
-            ["candidate", "peak RSS MB", "predict s"],
+            ["candidate", "rows", "peak RSS MB", "predict s"],
             [
                 [
                     name,
+                    results[0]["rows"],
                     median([r["peak_rss_mb"] for r in results]),
                     median([r["predict_s"] for r in results]),
                 ]
@@ -219,7 +224,9 @@ def main() -> None:
             args.output,
             {
                 "environment": environment(),
-                "settings": {k: v for k, v in vars(args).items() if k != "child"},
+                "settings": {
+                    k: v for k, v in vars(args).items() if k not in ("child", "output")
+                },
                 "fit": fit,
                 "predict": runs,
             },
