@@ -365,6 +365,31 @@ def read_audio(
     return audio
 
 
+def audio_file_info(name: str) -> tuple[int, int]:
+    """Sample rate and length of an audio file, from its header alone.
+
+    Parameters
+    ----------
+    name : str
+        The audio file, which is not decoded.
+
+    Returns
+    -------
+    sample_rate : int
+        In Hz.
+    n_frames : int
+        Samples per channel.
+
+    Raises
+    ------
+    RuntimeError or OSError
+        If the audio backend (libsndfile) cannot read the file; the message
+        names it.
+    """
+    info = soundfile.info(name)
+    return int(info.samplerate), int(info.frames)
+
+
 def read_samples(name: str) -> tuple[np.ndarray, int]:
     """Samples (frames x channels, float32) and rate of an audio file.
 

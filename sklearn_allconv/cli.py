@@ -164,20 +164,20 @@ def _probe(paths: list[str]) -> tuple[list[_AudioFile | None], list[str]]:
     Any format libsndfile reads is accepted (WAV, FLAC, OGG/Vorbis and Opus,
     MP3, AIFF, ...), whatever the file name says.
     """
-    import soundfile
+    from ._validation import audio_file_info
 
     found: list[_AudioFile | None] = []
     notes: list[str] = []
     for path in paths:
         try:
-            info = soundfile.info(path)
+            sample_rate, n_samples = audio_file_info(path)
         except (RuntimeError, OSError) as exc:
             # LibsndfileError is a RuntimeError; its text names the file.
             reason = str(exc).rsplit(":", 1)[-1].strip() or type(exc).__name__
             found.append(None)
             notes.append(f"{path}: not an audio file the backend reads ({reason})")
             continue
-        found.append(_AudioFile(path, int(info.samplerate), int(info.frames)))
+        found.append(_AudioFile(path, sample_rate, n_samples))
     return found, notes
 
 
