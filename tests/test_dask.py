@@ -5,7 +5,12 @@ import os
 import joblib
 import numpy as np
 import pytest
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedKFold,
+    cross_val_predict,
+    cross_val_score,
+)
 from sklearn.pipeline import make_pipeline
 
 from sklearn_allconv import SceneClassifier, STFTTransformer
@@ -87,3 +92,16 @@ def test_workers_fit_with_their_share_of_the_cores(client):
         joblib.delayed(thread_budget)(None) for _ in range(2)
     )
     assert max(in_loky) <= _share_of_cores(2)
+
+
+def test_each_fit_on_dask_checkpoints_to_its_own_folder(client, scenes, tmp_path):
+    X, y, _ = scenes
+    pipe = _pipeline().set_params(
+        sceneclassifier__callbacks__checkpoint__dirname=tmp_path,
+        sceneclassifier__callbacks__checkpoint__keep=True,
+    )
+    with joblib.parallel_config(backend="dask"):
+        cross_val_score(pipe, X, y, cv=StratifiedKFold(2))
+    folders = [path for path in tmp_path.iterdir() if path.is_dir()]
+    assert len(folders) == 2
+    assert all(any(folder.iterdir()) for folder in folders)
