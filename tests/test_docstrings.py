@@ -35,6 +35,8 @@ MODULES = [
     "sklearn_allconv.datasets",
     "sklearn_allconv.displays",
     "sklearn_allconv.export",
+    "sklearn_allconv.distributed",
+    "sklearn_allconv.feature_store",
     "sklearn_allconv.features",
     "sklearn_allconv.hear",
     "sklearn_allconv.metrics",
