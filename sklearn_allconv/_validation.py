@@ -1,20 +1,35 @@
-"""Audio input: checking clip sequences and signals, reading audio files.
+"""Input checking: clip sequences, audio signals, audio files, feature clips.
 
-What :class:`~sklearn_allconv.STFTTransformer` and the baselines accept as
-clips (arrays, channel arrays, file paths, pandas columns), and the one reader
-of audio files, also used by the dataset loaders. Private module: the names
-without an underscore are what the other modules of the package use.
+Every check of what users pass lives here, after librosa's
+``util.valid_audio``: what :class:`~sklearn_allconv.STFTTransformer` and the
+baselines accept as audio clips (arrays, channel arrays, file paths, pandas
+columns) and the one check of an audio signal; the one reader of audio files,
+also used by the dataset loaders; and what the estimators accept as feature
+clips (ragged sequences of spectrograms, 3-D arrays). Private module: the
+names without an underscore are what the other modules of the package use.
+Invalid values raise :class:`ParameterError`, a ``ValueError``.
 """
 
 from __future__ import annotations
 
 import os
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
+import scipy.sparse as sp
 import soundfile
 from sklearn.utils.validation import check_array
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+class ParameterError(ValueError):
+    """An input value that cannot be used; the message says what to pass.
+
+    A ``ValueError``, so that callers (and scikit-learn's checks) that expect
+    one catch it; after librosa's ``util.exceptions.ParameterError``.
+    """
 
 
 def is_path(obj: Any) -> bool:
@@ -64,7 +79,7 @@ def as_clip_sources(X: Any, *, min_samples: int) -> list[Any] | np.ndarray:
                 for path in X]
     if isinstance(X, np.ndarray) and X.ndim == 1:
         # check_array's own message would print every sample of the clip.
-        raise ValueError(
+        raise ParameterError(
             f"Expected a sequence of clips, got a single 1-D array of {X.shape[0]} "
             "samples. Reshape your data: pass [clip] for one clip, or a 2-D array "
             "whose rows are equal-length clips."
@@ -92,7 +107,7 @@ def _from_pandas(X: Any) -> Any:
         if all(kind in "iuf" for kind in (dtype.kind for dtype in X.dtypes)):
             return X
         if X.shape[1] != 1:
-            raise ValueError(
+            raise ParameterError(
                 f"X is a DataFrame with {X.shape[1]} columns "
                 f"({', '.join(map(str, list(X.columns)[:5]))}); pass the one "
                 "column that holds the clips or the file paths, e.g. X['path']."
@@ -130,8 +145,29 @@ def _pcm_to_float(array: np.ndarray) -> np.ndarray:
     return (array.astype(np.float64) - offset) / (info.max + 1 - offset)
 
 
-def _as_float_audio(clip: Any, index: int) -> np.ndarray:
-    """Validate one in-memory clip and return it as float32 (channels x samples)."""
+def check_audio(clip: Any, index: int) -> np.ndarray:
+    """Check one in-memory audio signal and return it as float32.
+
+    Parameters
+    ----------
+    clip : array-like of shape (n_samples,) or (n_channels, n_samples)
+        Float samples in [-1, 1] or integer PCM (scaled to [-1, 1)).
+    index : int
+        Its position in the input, for error messages.
+
+    Returns
+    -------
+    ndarray of shape (n_channels, n_samples)
+        The samples, float32.
+
+    Raises
+    ------
+    TypeError
+        If the samples are neither float nor integer.
+    ParameterError
+        If the signal is empty, not finite, beyond the float32 range, or not
+        laid out as (channels x samples).
+    """
     array = np.asarray(clip)
     if array.dtype.kind in "iu":
         array = _pcm_to_float(array)
@@ -144,25 +180,25 @@ def _as_float_audio(clip: Any, index: int) -> np.ndarray:
         array = array[np.newaxis, :]
     elif array.ndim == 2:
         if array.shape[0] > array.shape[1]:
-            raise ValueError(
+            raise ParameterError(
                 f"Clip {index} has shape {array.shape}; multi-channel clips must be "
                 "(channels x samples), as in librosa. Transpose it: clip.T."
             )
     else:
-        raise ValueError(
+        raise ParameterError(
             f"Clip {index} has {array.ndim} dimensions (shape {array.shape}); expected "
             "a 1-D mono clip or a 2-D (channels x samples) clip."
         )
     if array.shape[1] == 0:
-        raise ValueError(f"Clip {index} is empty (0 samples).")
+        raise ParameterError(f"Clip {index} is empty (0 samples).")
     if not np.isfinite(array).all():
-        raise ValueError(
+        raise ParameterError(
             f"Clip {index} contains NaN or infinite samples; clean or drop it."
         )
     peak = float(np.abs(array).max())
     if peak > float(np.finfo(np.float32).max):
         # The cast to float32 below would turn these samples into infinities.
-        raise ValueError(
+        raise ParameterError(
             f"Clip {index} has samples of magnitude up to {peak:.3g}, beyond the "
             "float32 range; audio is expected in [-1, 1]. Rescale the clip."
         )
@@ -204,46 +240,115 @@ def load_clip(
         The mono samples.
     """
     if is_path(source):
-        audio = _read_file(source, sample_rate=sample_rate, resample=resample)
+        audio = read_audio(
+            source,
+            sample_rate=sample_rate,
+            resample=resample,
+            rate_advice=(
+                "but this transformer expects {expected} Hz. Set "
+                "sample_rate={rate}, or resample=True to convert it."
+            ),
+        )
     else:
-        audio = _as_float_audio(source, index)
-    where = describe_clip(source, index)
+        audio = check_audio(source, index)
+    return select_channel(audio, channel, where=describe_clip(source, index))
+
+
+def select_channel(
+    audio: np.ndarray,
+    channel: int | str | None,
+    *,
+    where: str,
+    otherwise: str = "channel='mean'",
+) -> np.ndarray:
+    """Keep one channel of (channels x samples) audio, their mean, or all.
+
+    Parameters
+    ----------
+    audio : ndarray of shape (n_channels, n_samples)
+        The signal.
+    channel : int, "mean" or None
+        The channel to keep, "mean" for the mean of the channels, None for
+        all of them. Mono audio is its own channel, whatever is asked.
+    where : str
+        The clip or file, for error messages.
+    otherwise : str, default="channel='mean'"
+        The other choice the error message for a missing channel offers.
+
+    Returns
+    -------
+    ndarray of shape (n_samples,) or (n_channels, n_samples)
+        One channel, or all of them (None, for multi-channel audio).
+    """
     if audio.shape[0] == 1:
         return audio[0]
+    if channel is None:
+        return audio
     if channel == "mean":
         return audio.mean(axis=0)
-    if not -audio.shape[0] <= channel < audio.shape[0]:
-        raise ValueError(
+    if isinstance(channel, str) or not -audio.shape[0] <= channel < audio.shape[0]:
+        raise ParameterError(
             f"{where} has {audio.shape[0]} channels; channel={channel} "
-            "does not exist. Choose another channel or channel='mean'."
+            f"does not exist. Choose another channel or {otherwise}."
         )
     return np.ascontiguousarray(audio[channel])
 
 
-def _read_file(
-    path: str | os.PathLike, *, sample_rate: float, resample: bool
+def read_audio(
+    path: str | os.PathLike,
+    *,
+    sample_rate: float,
+    resample: bool = False,
+    rate_advice: str,
 ) -> np.ndarray:
+    """Read one audio file as float32 (channels x samples) at ``sample_rate``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The audio file.
+    sample_rate : float
+        The rate the samples are wanted at, in Hz.
+    resample : bool, default=False
+        Resample a file of another rate instead of refusing it.
+    rate_advice : str
+        The end of the message for a file of another rate, after "Audio file
+        'x.wav' has a sample rate of <rate> Hz": what the caller expects and
+        what to do, with ``{rate}`` and ``{expected}`` (the two rates) to fill.
+
+    Returns
+    -------
+    ndarray of shape (n_channels, n_samples)
+        The samples.
+
+    Raises
+    ------
+    FileNotFoundError
+        If the file does not exist.
+    ParameterError
+        If it is not a regular file, cannot be read, is truncated, empty or
+        not finite, or has another rate and ``resample`` is False.
+    """
     name = os.fspath(path)
     if not os.path.exists(name):
         raise FileNotFoundError(f"Audio file {name!r} does not exist.")
     if not os.path.isfile(name):
         # Reading a named pipe or a device would block or never end.
-        raise ValueError(
+        raise ParameterError(
             f"Audio file {name!r} is not a regular file (a directory, a pipe "
             "or a device); pass the paths of the audio files themselves."
         )
-    audio, rate = read_samples(name)
-    audio = audio.T
+    samples, rate = read_samples(name)
+    audio = samples.T
     if audio.shape[1] == 0:
-        raise ValueError(f"Audio file {name!r} is empty (0 samples).")
+        raise ParameterError(f"Audio file {name!r} is empty (0 samples).")
     if not np.isfinite(audio).all():
-        raise ValueError(f"Audio file {name!r} contains NaN or infinite samples.")
+        raise ParameterError(f"Audio file {name!r} contains NaN or infinite samples.")
     if rate != sample_rate:
         if not resample:
-            raise ValueError(
-                f"Audio file {name!r} has a sample rate of {rate} Hz but this "
-                f"transformer expects {sample_rate:g} Hz. Set "
-                f"sample_rate={rate}, or resample=True to convert it."
+            raise ParameterError(
+                f"Audio file {name!r} has a sample rate of {rate} Hz "
+                + rate_advice.format(rate=rate, expected=f"{sample_rate:g}")
             )
         # soxr is what librosa.resample runs by default (res_type="soxr_hq"),
         # with identical output; called directly it skips librosa's numba
@@ -256,6 +361,31 @@ def _read_file(
             dtype=np.float32,
         )
     return audio
+
+
+def audio_file_info(name: str) -> tuple[int, int]:
+    """Sample rate and length of an audio file, from its header alone.
+
+    Parameters
+    ----------
+    name : str
+        The audio file, which is not decoded.
+
+    Returns
+    -------
+    sample_rate : int
+        In Hz.
+    n_frames : int
+        Samples per channel.
+
+    Raises
+    ------
+    RuntimeError or OSError
+        If the audio backend (libsndfile) cannot read the file; the message
+        names it.
+    """
+    info = soundfile.info(name)
+    return int(info.samplerate), int(info.frames)
 
 
 def read_samples(name: str) -> tuple[np.ndarray, int]:
@@ -286,13 +416,13 @@ def read_samples(name: str) -> tuple[np.ndarray, int]:
         promise = (
             "" if declared is None else f" (its header promises {declared} frames)"
         )
-        raise ValueError(
+        raise ParameterError(
             f"Audio file {name!r} could not be read{promise}: {exc}. Check that "
             "it is a complete audio file in a format libsndfile supports (WAV, "
             "FLAC, OGG, ...)."
         ) from exc
     if declared is not None and audio.shape[0] < declared:
-        raise ValueError(
+        raise ParameterError(
             f"Audio file {name!r} is truncated: its header promises {declared} "
             f"frames but it holds {audio.shape[0]}. Download or copy it again."
         )
@@ -327,4 +457,218 @@ def _declared_frames(name: str, file: soundfile.SoundFile) -> int | None:
                 return size // block_align
             else:
                 raw.seek(size + size % 2, os.SEEK_CUR)
+    return None
+
+
+# -- feature clips (the input of the estimators) ------------------------------
+
+
+def feature_clip_list(X: Any) -> list[Any] | None:
+    """The clips of a sequence of (frames x features) arrays; None for an array.
+
+    A list, a tuple or a 1-D object array holds clips of any length; a list
+    of rows of numbers (as ``X.tolist()`` gives) and any other input are an
+    array, which the caller checks as such.
+
+    Parameters
+    ----------
+    X : sequence of array-like, or array-like
+        The feature clips, as passed.
+
+    Returns
+    -------
+    list or None
+        One entry per clip, or None when ``X`` is an array.
+    """
+    if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) < 2:
+        return None
+    if isinstance(X, (list, tuple)) or (
+        isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
+    ):
+        return list(X)
+    return None
+
+
+def check_feature_clips(
+    X: Any, *, n_bins: int | None, min_frames: int, short_clips: str
+) -> tuple[np.ndarray, int]:
+    """Check spectrograms and return them as an object array of float32 clips.
+
+    Parameters
+    ----------
+    X : sequence of array-like of shape (n_frames, n_bins), or array-like
+        Clips of any length, or a 3-D array (clips x frames x bins); a 2-D
+        array is read as one-frame clips.
+    n_bins : int or None
+        The frequency bins each clip must have (a fitted model's), or None
+        to take them from the first clip.
+    min_frames : int
+        Fewest frames of a clip.
+    short_clips : {"error", "pad"}
+        Refuse shorter clips, or repeat them up to ``min_frames``.
+
+    Returns
+    -------
+    clips : ndarray of object of shape (n_clips,)
+        C-contiguous float32 (frames x bins) arrays.
+    n_bins : int
+        Their number of frequency bins.
+
+    Raises
+    ------
+    TypeError
+        If ``X`` is not a sequence of spectrograms (a path, raw text, a
+        scalar, or clips of non-numeric type).
+    ParameterError
+        If a clip has the wrong shape or number of bins, is empty, too short,
+        or holds values that are not finite or beyond the float32 range.
+    """
+    one_frame_rows = False
+    if isinstance(X, (str, bytes)) or X is None or not (
+        hasattr(X, "__len__") or hasattr(X, "__array__")
+    ):
+        raise TypeError(
+            "Expected a sequence of (frames x bins) spectrograms, e.g. the "
+            f"output of STFTTransformer; got {type(X).__name__}."
+        )
+    if not isinstance(X, (list, tuple, np.ndarray)) and not sp.issparse(X):
+        # Array-likes (DataFrames, tensors) become arrays before np.ndim,
+        # which some of them do not support; sparse matrices go on to
+        # check_array, which rejects them.
+        X = np.asarray(X)
+    if isinstance(X, np.ndarray) and X.dtype.kind in "US":
+        X = list(X)
+    if isinstance(X, (list, tuple, np.ndarray)) and len(X) and isinstance(
+        X[0], (str, bytes, os.PathLike)
+    ):
+        raise TypeError(
+            f"Clip 0 is a {type(X[0]).__name__} ({X[0]!r}), not a spectrogram. "
+            "To classify audio files or raw audio, put STFTTransformer in "
+            "front of the estimator: make_pipeline(STFTTransformer(), ...)."
+        )
+    clips = feature_clip_list(X)
+    if clips is None:
+        if isinstance(X, (list, tuple)):
+            X = np.asarray(X)
+        if getattr(X, "ndim", None) == 1:
+            # check_array's own message would print every value. (np.ndim would
+            # reject array-likes that only convert through __array__.)
+            raise ParameterError(
+                f"Expected a sequence of spectrograms, got a 1-D array of shape "
+                f"{np.shape(X)}. Reshape your data: pass [spectrogram] for one clip."
+            )
+        # Arrays get scikit-learn's usual checks (sparse, complex, empty, NaN).
+        X = check_array(
+            X, dtype=(np.float32, np.float64), allow_nd=True, input_name="X"
+        )
+        if X.ndim == 2:
+            # One frame per row: raw audio passed here by mistake looks
+            # like this, hence the hint in the short-clip error below.
+            X = X[:, np.newaxis, :]
+            one_frame_rows = True
+        elif X.ndim != 3:
+            raise ParameterError(
+                "Expected a sequence of (frames x bins) spectrograms or a 3-D "
+                f"array (clips x frames x bins), got an array of shape {X.shape}."
+            )
+        clips = list(X)
+    if len(clips) == 0:
+        raise ParameterError("Found 0 clips; at least one clip is required.")
+    hint = (
+        " A 2-D array is read as one-frame clips: to classify raw audio, put "
+        "STFTTransformer in front of the estimator."
+        if one_frame_rows
+        else ""
+    )
+    fitted = "the model was fitted with" if n_bins is not None else "clip 0 has"
+    out = np.empty(len(clips), dtype=object)
+    for index, clip in enumerate(clips):
+        clip = np.asarray(clip)
+        if clip.dtype.kind not in "fiu":
+            raise TypeError(
+                f"Clip {index} has dtype {clip.dtype}; expected real-valued "
+                "spectrogram frames."
+            )
+        if clip.ndim != 2:
+            raise ParameterError(
+                f"Clip {index} has shape {clip.shape}; expected a 2-D (frames x "
+                "bins) spectrogram such as STFTTransformer produces."
+            )
+        if 0 in clip.shape:
+            missing = "frames" if clip.shape[0] == 0 else "frequency bins"
+            raise ParameterError(
+                f"Clip {index} is empty: shape {clip.shape}, no {missing}. Drop it."
+            )
+        if n_bins is None:
+            n_bins = clip.shape[1]
+        if clip.shape[1] != n_bins:
+            raise ParameterError(
+                f"Clip {index} has {clip.shape[1]} frequency bins but {fitted} "
+                f"{n_bins}. Use features computed with the same sample rate and "
+                "window as the training features."
+            )
+        if not np.isfinite(clip).all():
+            raise ParameterError(f"Clip {index} contains NaN or infinite values.")
+        if clip.dtype.itemsize > 4 and np.abs(clip).max() > _FLOAT32_MAX:
+            raise ParameterError(
+                f"Clip {index} has values beyond the float32 range (up to "
+                f"{float(np.abs(clip).max()):.3g}); the network computes in "
+                "float32. Standardize the features, e.g. with STFTTransformer."
+            )
+        clip = np.ascontiguousarray(clip, dtype=np.float32)
+        if clip.shape[0] < min_frames:
+            if short_clips != "pad":
+                raise ParameterError(
+                    f"Clip {index} has {clip.shape[0]} frames; the network needs "
+                    f"at least {min_frames} (with a 15 ms hop, "
+                    f"{(min_frames - 1) * 15 + 25} ms of audio). Drop it, pad "
+                    "it, or set short_clips='pad' to repeat short clips up to "
+                    f"the minimum length.{hint}"
+                )
+            clip = np.pad(clip, ((0, min_frames - clip.shape[0]), (0, 0)), "wrap")
+        out[index] = clip
+    # Set by the first clip: there is at least one.
+    return out, cast(int, n_bins)
+
+
+def stack_feature_frames(X: Any) -> tuple[np.ndarray, np.ndarray] | None:
+    """All frames of a sequence of clips or of a 3-D array, and their clips.
+
+    Parameters
+    ----------
+    X : sequence of array-like of shape (n_frames, n_features), or array-like
+        Clips of any length, or a 3-D array of equal-length clips.
+
+    Returns
+    -------
+    (frames, owners) or None
+        The frames stacked (float64, one row each) and the index of the clip
+        each comes from; None for other input (a 2-D array of one-frame
+        clips, a DataFrame), which the caller checks as a table.
+
+    Raises
+    ------
+    ParameterError
+        If there are no clips, or their frames differ in size.
+    """
+    clips = feature_clip_list(X)
+    if clips is not None:
+        checked = [
+            check_array(clip, dtype=np.float64, input_name=f"clip {i}")
+            for i, clip in enumerate(clips)
+        ]
+        if not checked:
+            raise ParameterError("Found 0 clips; at least one clip is required.")
+        widths = {clip.shape[1] for clip in checked}
+        if len(widths) > 1:
+            raise ParameterError(
+                f"The clips have frames of different sizes {sorted(widths)}; "
+                "all must come from the same feature transformer."
+            )
+        owners = np.repeat(np.arange(len(checked)), [len(c) for c in checked])
+        return np.concatenate(checked), owners
+    if not sp.issparse(X) and np.asarray(X).ndim == 3:
+        array = check_array(X, dtype=np.float64, allow_nd=True)
+        owners = np.repeat(np.arange(array.shape[0]), array.shape[1])
+        return array.reshape(-1, array.shape[2]), owners
     return None

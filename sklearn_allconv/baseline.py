@@ -22,7 +22,6 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 from joblib import Parallel, delayed
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.fft import dct
@@ -51,7 +50,7 @@ from tqdm.auto import tqdm
 
 # The STFT transformer's input handling (paths, channels, PCM, resampling) is
 # reused so that both systems read exactly the same audio.
-from ._validation import as_clip_sources, load_clip
+from ._validation import as_clip_sources, load_clip, stack_feature_frames
 from .metrics import equal_error_rate
 
 __all__ = [
@@ -398,7 +397,7 @@ def _regression_delta(frames: np.ndarray, width: int, order: int) -> np.ndarray:
     taps /= np.sum(taps**2)
     padded = np.pad(frames, [(width, width), (0, 0)], mode="edge")
     for _ in range(order):
-        padded = lfilter(taps, 1.0, padded, axis=0)
+        padded = lfilter(taps, [1.0], padded, axis=0)
     n = len(frames)
     return padded[len(padded) - half - 1 - n : len(padded) - half - 1]
 
@@ -434,34 +433,12 @@ class _FrameGMM(BaseEstimator):
         equal-length clips; a sequence or 1-D object array clips of any
         length.
         """
-        if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) < 2:
-            X = np.asarray(X)
-        if isinstance(X, (list, tuple)) or (
-            isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
-        ):
-            clips = [
-                check_array(clip, dtype=np.float64, input_name=f"clip {i}")
-                for i, clip in enumerate(X)
-            ]
-            if not clips:
-                raise ValueError("Found 0 clips; at least one clip is required.")
-            widths = {clip.shape[1] for clip in clips}
-            if len(widths) > 1:
-                raise ValueError(
-                    f"The clips have frames of different sizes {sorted(widths)}; "
-                    "all must come from the same feature transformer."
-                )
-            frames = np.concatenate(clips)
-            owners = np.repeat(np.arange(len(clips)), [len(c) for c in clips])
-            self._check_n_features(frames.shape[1], reset=reset)
-        elif not sp.issparse(X) and np.asarray(X).ndim == 3:
-            X = check_array(X, dtype=np.float64, allow_nd=True)
-            frames = X.reshape(-1, X.shape[2])
-            owners = np.repeat(np.arange(X.shape[0]), X.shape[1])
-            self._check_n_features(frames.shape[1], reset=reset)
-        else:
+        stacked = stack_feature_frames(X)
+        if stacked is None:
             frames = validate_data(self, X, dtype=np.float64, reset=reset)
-            owners = np.arange(frames.shape[0])
+            return frames, np.arange(frames.shape[0])
+        frames, owners = stacked
+        self._check_n_features(frames.shape[1], reset=reset)
         return frames, owners
 
     def _check_n_features(self, n_features: int, *, reset: bool) -> None:

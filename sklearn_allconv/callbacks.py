@@ -148,10 +148,10 @@ class TrainingCheckpoint(Callback):
         self : TrainingCheckpoint
             This callback.
         """
-        self.dirname_ = None
-        self.saved_epochs_ = None
+        self.dirname_: str | None = None
+        self.saved_epochs_: int | None = None
         self.interrupted_ = False
-        self.snapshot_ = None
+        self.snapshot_: dict[str, Any] | None = None
         return self
 
     def __getstate__(self) -> dict[str, Any]:
@@ -180,7 +180,7 @@ class TrainingCheckpoint(Callback):
         self.net_name_ = type(net).__name__
         self.verbose_ = net.verbose
         self.fingerprint_ = _fingerprint(X, y)
-        self.target_epochs_ = None
+        self.target_epochs_: int | None = None
         self.epochs_before_fit_ = len(net.history)
         # The folder is named now, so that a verbose fit can say where it is
         # before the epoch table starts (on stderr: the table is the output),
@@ -516,7 +516,8 @@ def _fingerprint(X: Any, y: Any) -> str:
     for array in arrays:
         array = np.ascontiguousarray(array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
-        digest.update(array.reshape(-1).view(np.uint8))
+        # An ndarray is a buffer; numpy declares __buffer__ only for Python 3.12+.
+        digest.update(array.reshape(-1).view(np.uint8))  # type: ignore[arg-type]
     return digest.hexdigest()
 
 

@@ -16,9 +16,9 @@ import csv
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 __all__ = ["main", "read_labelled_files"]
 
@@ -27,7 +27,7 @@ PROG = "sklearn-allconv"
 # Errors of the input, as opposed to bugs: one line and exit status 2.
 _INPUT_ERRORS = (ValueError, OSError, ImportError)
 
-_CHANNELS = {"left": 0, "right": 1, "mean": "mean"}
+_CHANNELS: dict[str, int | str] = {"left": 0, "right": 1, "mean": "mean"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,10 +110,12 @@ def read_labelled_files(source: str | os.PathLike) -> tuple[list[str], list[list
                         f"{source}, line {line}: expected 'path,label[;label...]', "
                         f"got {row!r}."
                     )
-                path = (source.parent / row[0]).resolve()
-                if not path.is_file():
-                    raise FileNotFoundError(f"{source}, line {line}: {path} not found.")
-                paths.append(str(path))
+                listed = (source.parent / row[0]).resolve()
+                if not listed.is_file():
+                    raise FileNotFoundError(
+                        f"{source}, line {line}: {listed} not found."
+                    )
+                paths.append(str(listed))
                 labels.append([label for label in row[1].split(";") if label])
     if not paths:
         raise ValueError(
@@ -162,20 +164,20 @@ def _probe(paths: list[str]) -> tuple[list[_AudioFile | None], list[str]]:
     Any format libsndfile reads is accepted (WAV, FLAC, OGG/Vorbis and Opus,
     MP3, AIFF, ...), whatever the file name says.
     """
-    import soundfile
+    from ._validation import audio_file_info
 
     found: list[_AudioFile | None] = []
     notes: list[str] = []
     for path in paths:
         try:
-            info = soundfile.info(path)
+            sample_rate, n_samples = audio_file_info(path)
         except (RuntimeError, OSError) as exc:
             # LibsndfileError is a RuntimeError; its text names the file.
             reason = str(exc).rsplit(":", 1)[-1].strip() or type(exc).__name__
             found.append(None)
             notes.append(f"{path}: not an audio file the backend reads ({reason})")
             continue
-        found.append(_AudioFile(path, int(info.samplerate), int(info.frames)))
+        found.append(_AudioFile(path, sample_rate, n_samples))
     return found, notes
 
 
@@ -299,7 +301,9 @@ class _TrainingData(NamedTuple):
     multi_label: bool
 
 
-def _read_data(source: str | os.PathLike, subset: str) -> _TrainingData:
+def _read_data(
+    source: str | os.PathLike, subset: Literal["development", "evaluation"]
+) -> _TrainingData:
     """DATA of ``fit`` and ``evaluate``: a DCASE 2016 data set, a tree or a CSV."""
     import numpy as np
 
@@ -340,7 +344,7 @@ def _training_rate(
             "(libsndfile) reads: WAV, FLAC, OGG, MP3, AIFF, ..."
         )
     if len(counts) > 1 and not resample:
-        first = {}
+        first: dict[int, str] = {}
         for audio in found:
             if audio is not None:
                 first.setdefault(audio.sample_rate, audio.path)
@@ -745,7 +749,7 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _object_array(clips: Sequence[Any]) -> Any:
+def _object_array(clips: Collection[Any]) -> Any:
     """Clips of different lengths as a 1-D object array, which indexes by folds."""
     import numpy as np
 

@@ -365,7 +365,8 @@ class TagDetCurveDisplay:
                 f"tag_names has {len(tag_names)} names for {n_tags} tags."
             )
         eer = equal_error_rate(Y_true, Y_score, average=None)
-        fpr, fnr = [], []
+        fpr: list[np.ndarray | None] = []
+        fnr: list[np.ndarray | None] = []
         for tag in range(n_tags):
             if np.isnan(eer[tag]):
                 fpr.append(None)

@@ -10,13 +10,14 @@ that :class:`~sklearn.model_selection.GridSearchCV` can tune it.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import threading
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from numbers import Integral, Real
-from typing import Any
+from types import FrameType
+from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -26,7 +27,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.preprocessing import MultiLabelBinarizer
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import type_of_target
-from sklearn.utils.validation import check_array, column_or_1d
+from sklearn.utils.validation import column_or_1d
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
 from skorch.utils import to_device
@@ -35,6 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ._device import AutoDevice, check_cuda_available, cpu_has_native_bfloat16
 from ._threads import threads
+from ._validation import check_feature_clips
 from .batching import (
     BucketBatchSampler,
     ClipIndices,
@@ -57,7 +59,6 @@ from .progress import EpochTable
 
 __all__ = ["AudioTagger", "SceneClassifier"]
 
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Autocast dtype of each precision; float32 runs without autocast.
 _AUTOCAST_DTYPES = {
     "float32": None,
@@ -81,17 +82,22 @@ class _SigintWatch:
 
     def __enter__(self) -> _SigintWatch:
         self.fired = False
-        self.previous = None
+        self.previous: Callable[[int, FrameType | None], Any] | None = None
         if threading.current_thread() is threading.main_thread():
             previous = signal.getsignal(signal.SIGINT)
             if callable(previous):
                 self.previous = previous
-                signal.signal(signal.SIGINT, self._handle)
+                signal.signal(signal.SIGINT, partial(self._handle, previous))
         return self
 
-    def _handle(self, signum: int, frame: Any) -> None:
+    def _handle(
+        self,
+        previous: Callable[[int, FrameType | None], Any],
+        signum: int,
+        frame: FrameType | None,
+    ) -> None:
         self.fired = True
-        self.previous(signum, frame)
+        previous(signum, frame)
 
     def __exit__(self, *exc_info: Any) -> None:
         if self.previous is not None:
@@ -103,22 +109,13 @@ class _AllConvEstimator(NeuralNet):
 
     device = AutoDevice()
 
+    # Set by fit (n_bins_) and while callbacks run (_notifying).
+    n_bins_: int
+    _notifying: str | None
+
     def __init__(
         self,
         *,
-        module: type[torch.nn.Module] = AllConvNet,
-        criterion: Any,
-        optimizer: type[torch.optim.Optimizer] = torch.optim.Adam,
-        lr: float = 1e-3,
-        optimizer__weight_decay: float = 4e-4,
-        max_epochs: int = 100,
-        batch_size: int = 96,
-        train_split: Any = None,
-        callbacks: Any = None,
-        predict_nonlinearity: Any = "auto",
-        warm_start: bool = False,
-        verbose: int = 0,
-        device: str | None = "auto",
         short_clips: str = "error",
         bucketing: bool = True,
         precision: str = "float32",
@@ -127,22 +124,13 @@ class _AllConvEstimator(NeuralNet):
         random_state: int | np.random.RandomState | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(
-            module=module,
-            criterion=criterion,
-            optimizer=optimizer,
-            lr=lr,
-            optimizer__weight_decay=optimizer__weight_decay,
-            max_epochs=max_epochs,
-            batch_size=batch_size,
-            train_split=train_split,
-            callbacks=callbacks,
-            predict_nonlinearity=predict_nonlinearity,
-            warm_start=warm_start,
-            verbose=verbose,
-            device=device,
-            **kwargs,
-        )
+        # Like skorch's NeuralNetClassifier, the base names only what it adds;
+        # skorch's own parameters (module, criterion, lr, ...) pass through
+        # ``kwargs``, with defaults in the public classes' signatures.
+        # get_params and clone still see every parameter: skorch's
+        # NeuralNet._get_param_names lists the attributes that __init__ set,
+        # not the names of a signature.
+        super().__init__(**kwargs)
         self.short_clips = short_clips
         self.bucketing = bucketing
         self.precision = precision
@@ -197,120 +185,15 @@ class _AllConvEstimator(NeuralNet):
 
     def _check_clips(self, X: Any, *, reset: bool) -> np.ndarray:
         """Validate features and return them as an object array of float32 clips."""
-        one_frame_rows = False
-        if isinstance(X, (str, bytes)) or X is None or not (
-            hasattr(X, "__len__") or hasattr(X, "__array__")
-        ):
-            raise TypeError(
-                "Expected a sequence of (frames x bins) spectrograms, e.g. the "
-                f"output of STFTTransformer; got {type(X).__name__}."
-            )
-        if not isinstance(X, (list, tuple, np.ndarray)) and not sp.issparse(X):
-            # Array-likes (DataFrames, tensors) become arrays before np.ndim,
-            # which some of them do not support; sparse matrices go on to
-            # check_array, which rejects them.
-            X = np.asarray(X)
-        if isinstance(X, np.ndarray) and X.dtype.kind in "US":
-            X = list(X)
-        if isinstance(X, (list, tuple, np.ndarray)) and len(X) and isinstance(
-            X[0], (str, bytes, os.PathLike)
-        ):
-            raise TypeError(
-                f"Clip 0 is a {type(X[0]).__name__} ({X[0]!r}), not a spectrogram. "
-                "To classify audio files or raw audio, put STFTTransformer in "
-                "front of the estimator: make_pipeline(STFTTransformer(), ...)."
-            )
-        if isinstance(X, (list, tuple)) and len(X) and np.ndim(X[0]) < 2:
-            # Rows of numbers, as X.tolist() gives: the array form below.
-            X = np.asarray(X)
-        if isinstance(X, (list, tuple)) or (
-            isinstance(X, np.ndarray) and X.dtype == object and X.ndim == 1
-        ):
-            clips = list(X)
-        elif getattr(X, "ndim", None) == 1:
-            # check_array's own message would print every value. (np.ndim would
-            # reject array-likes that only convert through __array__.)
-            raise ValueError(
-                f"Expected a sequence of spectrograms, got a 1-D array of shape "
-                f"{np.shape(X)}. Reshape your data: pass [spectrogram] for one clip."
-            )
-        else:
-            # Arrays get scikit-learn's usual checks (sparse, complex, empty, NaN).
-            X = check_array(
-                X, dtype=(np.float32, np.float64), allow_nd=True, input_name="X"
-            )
-            if X.ndim == 2:
-                # One frame per row: raw audio passed here by mistake looks
-                # like this, hence the hint in the short-clip error below.
-                X = X[:, np.newaxis, :]
-                one_frame_rows = True
-            elif X.ndim != 3:
-                raise ValueError(
-                    "Expected a sequence of (frames x bins) spectrograms or a 3-D "
-                    f"array (clips x frames x bins), got an array of shape {X.shape}."
-                )
-            clips = list(X)
-        if len(clips) == 0:
-            raise ValueError("Found 0 clips; at least one clip is required.")
-        hint = (
-            " A 2-D array is read as one-frame clips: to classify raw audio, put "
-            "STFTTransformer in front of the estimator."
-            if one_frame_rows
-            else ""
+        clips, n_bins = check_feature_clips(
+            X,
+            n_bins=None if reset else self.n_bins_,
+            min_frames=self._min_frames(),
+            short_clips=self.short_clips,
         )
-        n_bins = self.n_bins_ if not reset else None
-        min_frames = self._min_frames()
-        out = np.empty(len(clips), dtype=object)
-        for index, clip in enumerate(clips):
-            clip = np.asarray(clip)
-            if clip.dtype.kind not in "fiub" or clip.dtype.kind == "b":
-                raise TypeError(
-                    f"Clip {index} has dtype {clip.dtype}; expected real-valued "
-                    "spectrogram frames."
-                )
-            if clip.ndim != 2:
-                raise ValueError(
-                    f"Clip {index} has shape {clip.shape}; expected a 2-D (frames x "
-                    "bins) spectrogram such as STFTTransformer produces."
-                )
-            if 0 in clip.shape:
-                missing = "frames" if clip.shape[0] == 0 else "frequency bins"
-                raise ValueError(
-                    f"Clip {index} is empty: shape {clip.shape}, no {missing}. "
-                    "Drop it."
-                )
-            if n_bins is None:
-                n_bins = clip.shape[1]
-            if clip.shape[1] != n_bins:
-                fitted = "the model was fitted with" if not reset else "clip 0 has"
-                raise ValueError(
-                    f"Clip {index} has {clip.shape[1]} frequency bins but {fitted} "
-                    f"{n_bins}. Use features computed with the same sample rate and "
-                    "window as the training features."
-                )
-            if not np.isfinite(clip).all():
-                raise ValueError(f"Clip {index} contains NaN or infinite values.")
-            if clip.dtype.itemsize > 4 and np.abs(clip).max() > _FLOAT32_MAX:
-                raise ValueError(
-                    f"Clip {index} has values beyond the float32 range (up to "
-                    f"{float(np.abs(clip).max()):.3g}); the network computes in "
-                    "float32. Standardize the features, e.g. with STFTTransformer."
-                )
-            clip = np.ascontiguousarray(clip, dtype=np.float32)
-            if clip.shape[0] < min_frames:
-                if self.short_clips != "pad":
-                    raise ValueError(
-                        f"Clip {index} has {clip.shape[0]} frames; the network needs "
-                        f"at least {min_frames} (with a 15 ms hop, "
-                        f"{(min_frames - 1) * 15 + 25} ms of audio). Drop it, pad "
-                        "it, or set short_clips='pad' to repeat short clips up to "
-                        f"the minimum length.{hint}"
-                    )
-                clip = np.pad(clip, ((0, min_frames - clip.shape[0]), (0, 0)), "wrap")
-            out[index] = clip
         if reset:
             self.n_bins_ = n_bins
-        return out
+        return clips
 
     def _min_frames(self) -> int:
         module = getattr(self, "module_", None)
@@ -413,7 +296,9 @@ class _AllConvEstimator(NeuralNet):
             return dataset, None
         if groups is None:
             groups = getattr(self, "_fit_groups", None)
-        kwargs = {} if groups is None else {"groups": np.asarray(groups)}
+        kwargs: dict[str, Any] = {}
+        if groups is not None:
+            kwargs["groups"] = np.asarray(groups)
         if isinstance(self.train_split, GroupValidSplit):
             kwargs["random_state"] = self.split_seed_
         return self.train_split(dataset, y, **kwargs)
@@ -495,9 +380,7 @@ class _AllConvEstimator(NeuralNet):
                 f"batch_size must be a positive integer or -1 (all clips in one "
                 f"batch), got {self.batch_size!r}."
             )
-        if not (
-            isinstance(self.lr, Real) and np.isfinite(self.lr) and self.lr > 0
-        ):
+        if not _is_positive_finite(self.lr):
             raise ValueError(
                 f"lr must be a positive finite number, got {self.lr!r}: with it "
                 "the weights would not change or would diverge."
@@ -833,6 +716,13 @@ class _AllConvEstimator(NeuralNet):
 
 def _is_int(value: Any) -> bool:
     return isinstance(value, Integral) and not isinstance(value, bool)
+
+
+def _is_positive_finite(value: Any) -> bool:
+    if not isinstance(value, Real):
+        return False
+    number = cast(float, value)  # typeshed gives numbers.Real no comparisons
+    return bool(np.isfinite(number)) and number > 0
 
 
 class SceneClassifier(ClassifierMixin, _AllConvEstimator):
@@ -1322,7 +1212,9 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
             )
         names = None
         if sp.issparse(y):
-            y = y.toarray()
+            # scipy-stubs narrow issparse to SparseABC, which declares no
+            # toarray; every sparse class has it.
+            y = y.toarray()  # type: ignore[attr-defined]
         elif type(y).__module__.startswith("pandas") and getattr(y, "ndim", 1) == 2:
             # A DataFrame indicator matrix: its column labels are the tags, put
             # in sorted order as for tag names (MultiLabelBinarizer).

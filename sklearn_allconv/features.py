@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Sequence, Sized
 from functools import cache
 from numbers import Integral, Real
 from typing import Any
@@ -254,7 +254,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         sources = self._setup(X)
         statistics = _Statistics(self.n_bins_) if self.standardize else None
         for _, clip_statistics in self._run(sources, statistics=self.standardize):
-            if statistics is not None:
+            if statistics is not None and clip_statistics is not None:
                 statistics.merge(*clip_statistics)
         self._store_statistics(statistics)
         return self
@@ -287,7 +287,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         results = self._run(sources, statistics=self.standardize)
         for i, (frames, clip_statistics) in enumerate(results):
             features[i] = frames
-            if statistics is not None:
+            if statistics is not None and clip_statistics is not None:
                 statistics.merge(*clip_statistics)
         self._store_statistics(statistics)
         if self.standardize:
@@ -362,7 +362,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         return np.empty(len(sources), dtype=object)
 
     @staticmethod
-    def _check_not_empty(sources: Sequence[Any]) -> None:
+    def _check_not_empty(sources: Sized) -> None:
         if len(sources) == 0:
             raise ValueError("Found 0 clips; at least one clip is required.")
 
@@ -377,7 +377,9 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
 
     def _scaling(self) -> tuple[np.ndarray, np.ndarray]:
         """Offset and factor in float32: ``(frames - offset) * factor``."""
-        return self.mean_.astype(np.float32), (1.0 / self.scale_).astype(np.float32)
+        # Called with standardize=True only, where both statistics are arrays.
+        mean, scale = np.asarray(self.mean_), np.asarray(self.scale_)
+        return mean.astype(np.float32), (1.0 / scale).astype(np.float32)
 
     def _standardize_all(self, features: np.ndarray) -> None:
         """Standardize every clip in place, in parallel threads."""
@@ -391,11 +393,11 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
 
     def _run(
         self,
-        sources: Sequence[Any],
+        sources: list[Any] | np.ndarray,
         *,
         statistics: bool,
         scaling: tuple[np.ndarray, np.ndarray] | None = None,
-    ) -> Iterator[tuple[np.ndarray, tuple | None]]:
+    ) -> Iterator[tuple[np.ndarray, tuple[int, np.ndarray, np.ndarray] | None]]:
         """Yield each clip's spectrogram and, if asked, its statistics, in order."""
         spectrogram = _spectrogram
         if self.memory is not None:
@@ -485,7 +487,7 @@ def _process_clip(
     *,
     statistics: bool,
     scaling: tuple[np.ndarray, np.ndarray] | None,
-) -> tuple[np.ndarray, tuple | None]:
+) -> tuple[np.ndarray, tuple[int, np.ndarray, np.ndarray] | None]:
     """One clip's spectrogram (standardized if ``scaling``) and statistics."""
     stamp = _file_stamp(source) if is_path(source) else None
     frames = spectrogram(source, stamp, index, **settings)

@@ -9,7 +9,7 @@ Tables 2 and 3 do.
 """
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,6 +29,14 @@ __all__ = [
 _EPS = 1e-6
 
 
+@overload
+def equal_error_rate(
+    y_true: ArrayLike, y_score: ArrayLike, *, average: Literal["macro"] = ...
+) -> float: ...
+@overload
+def equal_error_rate(
+    y_true: ArrayLike, y_score: ArrayLike, *, average: None
+) -> np.ndarray: ...
 def equal_error_rate(
     y_true: ArrayLike, y_score: ArrayLike, *, average: str | None = "macro"
 ) -> float | np.ndarray:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -374,6 +375,12 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     tensor, as :class:`AllConvNet` passes it), and the output has that layout.
     Statistics are computed in float32 even under autocast.
     """
+
+    # Always tracked (the constructor has no ``track_running_stats``), so never
+    # None, unlike in torch's declaration for batch norms in general.
+    running_mean: torch.Tensor
+    running_var: torch.Tensor
+    num_batches_tracked: torch.Tensor
 
     def __init__(
         self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1
@@ -765,7 +772,11 @@ class AllConvNet(nn.Module):
         x = F.linear(X, self.filter_bank.weight[:, :, 0])
         mask = frame_mask(lengths, x.shape[1]) if padded else None
         x = self._normalize(self.filter_bank_norm, x, mask)
-        for conv, norm in zip(self.convs, self.norms, strict=True):
+        layers = cast(
+            "Iterable[tuple[nn.Conv1d, MaskedBatchNorm1d]]",
+            zip(self.convs, self.norms, strict=True),
+        )
+        for conv, norm in layers:
             x = _convolve_frames(
                 x, conv.weight, stride=self.stride, implementation=implementation
             )

@@ -618,7 +618,7 @@ def _restore_stft(stft: STFTTransformer, fitted: dict) -> None:
                 f"{key} must be {stft.n_bins_} finite float64 values, one per bin."
             )
         setattr(stft, key, value.copy())
-    if stft.standardize and not (stft.scale_ > 0).all():
+    if stft.standardize and not (np.asarray(stft.scale_) > 0).all():
         raise _InvalidModel("scale_ must be positive.")
 
 

@@ -213,12 +213,12 @@ def reproduce_table(
         )
         for system in SYSTEMS
     }
-    per_fold = {system: [] for system in SYSTEMS}
+    fold_rows: dict[str, list[np.ndarray]] = {system: [] for system in SYSTEMS}
     for k, ((_, test), outcome) in enumerate(zip(splits, outcomes, strict=True)):
         folds[test] = k
         for system in SYSTEMS:
             predictions[system][test] = outcome[system].predictions
-            per_fold[system].append(outcome[system].scores)
+            fold_rows[system].append(outcome[system].scores)
         if verbose:
             summary = ", ".join(
                 f"{system} {spec.scale * _nanmean(outcome[system].scores):.3g}"
@@ -226,7 +226,7 @@ def reproduce_table(
             )
             print(f"Fold {k + 1}/{len(splits)}: {summary}", file=sys.stderr)
 
-    per_fold = {system: np.array(rows) for system, rows in per_fold.items()}
+    per_fold = {system: np.array(rows) for system, rows in fold_rows.items()}
     per_class = {s: _nanmean(rows, axis=0) for s, rows in per_fold.items()}
     table = "\n".join(
         [

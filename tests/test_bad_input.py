@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile
+from _data import TINY
 from sklearn.exceptions import NotFittedError
 from sklearn.pipeline import make_pipeline
 
@@ -26,7 +27,6 @@ from sklearn_allconv import AudioTagger, SceneClassifier, STFTTransformer
 
 N_BINS = 6
 N_CLIPS = 12
-TINY = {"max_epochs": 1, "batch_size": 4, "module__n_filters": 4, "random_state": 0}
 
 
 def _features(n_clips=N_CLIPS, n_bins=N_BINS, seed=0):

@@ -1,15 +1,16 @@
 """The DCASE 2016 MFCC + GMM baselines."""
 
 import warnings
+from functools import partial
 
 import librosa
 import numpy as np
 import pytest
 import scipy.signal
 import soundfile
+from _data import tone
 from sklearn.cluster import KMeans
 from sklearn.mixture import GaussianMixture
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_allconv.baseline import (
     GMMSceneClassifier,
@@ -20,61 +21,8 @@ from sklearn_allconv.baseline import (
 )
 from sklearn_allconv.metrics import eer_scorer, equal_error_rate
 
-_VARIABLE_LENGTH = (
-    "inputs are variable-length clips: the number of samples per clip is not a "
-    "fixed feature count, so there is no n_features_in_"
-)
-_LIST_VS_ARRAY = (
-    "a list of clips gives a 1-D object array of MFCC frames while an array of "
-    "equal-length clips gives a 3-D array; the check compares the two outputs"
-)
-_MULTILABEL_ONLY = (
-    "GMMTagger is multi-label only: y must be an (n_clips, n_tags) 0/1 indicator "
-    "matrix; this check passes 1-D single-label targets. GMMSceneClassifier "
-    "handles single-label data"
-)
-EXPECTED_FAILED_CHECKS = {
-    "MFCCTransformer": {
-        "check_n_features_in": _VARIABLE_LENGTH,
-        "check_n_features_in_after_fitting": _VARIABLE_LENGTH,
-        "check_transformer_data_not_an_array": _LIST_VS_ARRAY,
-    },
-    "GMMSceneClassifier": {},
-    "GMMTagger": {
-        name: _MULTILABEL_ONLY
-        for name in (
-            "check_estimators_dtypes",
-            "check_classifier_data_not_an_array",
-            "check_classifiers_one_label",
-            "check_classifiers_classes",
-            "check_classifiers_train",
-            "check_classifiers_regression_target",
-            "check_classifier_not_supporting_multiclass",
-            "check_fit2d_1feature",
-        )
-    },
-}
-
-
-# scikit-learn's test data has few samples per class: one Gaussian each, whose
-# fit does not depend on the initialisation; k-means++ skips k-means' cost.
-@parametrize_with_checks(
-    [
-        MFCCTransformer(sample_rate=8000, delta_order=0),
-        GMMSceneClassifier(n_components=1, init_params="k-means++", random_state=0),
-        GMMTagger(n_components=1, init_params="k-means++", random_state=0),
-    ],
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS[type(est).__name__],
-)
-def test_sklearn_compatible_estimator(estimator, check):
-    check(estimator)
-
-
-def _tone(frequency, seconds=0.5, rate=16000, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * rate)) / rate
-    noise = 0.01 * rng.standard_normal(t.size)
-    return (0.5 * np.sin(2 * np.pi * frequency * t) + noise).astype(np.float32)
+# Louder and cleaner than the other files' tones.
+_tone = partial(tone, rate=16000, amplitude=0.5, noise=0.01)
 
 
 def _gaussian_clips(means, *, n_frames=40, n_features=3, seed=0):
@@ -286,7 +234,7 @@ def test_files_give_the_same_features_as_arrays(tmp_path):
 
 
 def test_clips_shorter_than_the_delta_width_get_edge_padded_deltas():
-    short = _tone(440, 0.03)
+    short = _tone(440, seconds=0.03)
 
     (frames,) = MFCCTransformer(sample_rate=16000).fit_transform([short])
 

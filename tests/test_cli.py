@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pytest
 import soundfile
+from _data import tone
 from _dcase_layouts import (
     TUT_LABELS,
     write_chime_home,
@@ -192,11 +193,6 @@ def test_fit_and_evaluate_on_dcase_2016_dataset_folders(tmp_path, capsys):
     assert "EER" in capsys.readouterr().out
 
 
-def _tone(pitch, rate, seconds=0.5, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * rate)) / rate
-    clip = 0.3 * np.sin(2 * np.pi * pitch * t) + 0.05 * rng.standard_normal(t.size)
-    return clip.astype(np.float32)
 
 
 @pytest.fixture
@@ -219,12 +215,13 @@ def mixed_folder(tmp_path):
         (root / label).mkdir(parents=True)
         for seed, (name, rate, options) in enumerate(formats):
             soundfile.write(
-                root / label / name, _tone(pitch, rate, seed=seed), rate, **options
+                root / label / name, tone(pitch, rate=rate, seed=seed), rate, **options
             )
         # Left channel at the class pitch, right channel an octave below.
-        stereo = np.stack([_tone(pitch, 8000), _tone(pitch / 2, 8000, seed=9)], 1)
+        left, right = tone(pitch, rate=8000), tone(pitch / 2, rate=8000, seed=9)
+        stereo = np.stack([left, right], 1)
         soundfile.write(root / label / "stereo.wav", stereo, 8000)
-    soundfile.write(root / "low" / "short.wav", _tone(300, 8000, 0.1), 8000)
+    soundfile.write(root / "low" / "short.wav", tone(300, rate=8000, seconds=0.1), 8000)
     (root / "high" / "notes.txt").write_text("not audio\n")
     return root
 

@@ -1,16 +1,25 @@
 """scikit-learn's estimator checks over every public estimator.
 
-Each expected failure is listed with the reason it cannot pass.
+One table drives them, as imbalanced-learn's ``_test_common/instance_generator``
+does: ``INIT_PARAMS`` gives each estimator test-friendly parameters, and
+``EXPECTED_FAILED_CHECKS`` lists each check it cannot pass, with the reason.
 """
 
+from sklearn.base import BaseEstimator
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_allconv import AudioTagger, SceneClassifier, STFTTransformer
+import sklearn_allconv
+from sklearn_allconv import AudioTagger, SceneClassifier, STFTTransformer, baseline
+from sklearn_allconv.baseline import GMMSceneClassifier, GMMTagger, MFCCTransformer
 
 _VARIABLE_LENGTH = (
     "inputs are variable-length clips: the number of samples (STFT) or frames "
     "(networks) per clip is not a fixed feature count, so there is no n_features_in_ "
     "and a different length at transform/predict time is valid"
+)
+_VARIABLE_LENGTH_MFCC = (
+    "inputs are variable-length clips: the number of samples per clip is not a "
+    "fixed feature count, so there is no n_features_in_"
 )
 _SKORCH_INIT = (
     "skorch's NeuralNet sets history_, initialized_ and virtual_params_ in __init__ "
@@ -26,57 +35,106 @@ _MULTILABEL_ONLY = (
     "matrix (or lists of tag names); this check passes 1-D single-label targets. "
     "SceneClassifier handles single-label data"
 )
+_MULTILABEL_ONLY_GMM = (
+    "GMMTagger is multi-label only: y must be an (n_clips, n_tags) 0/1 indicator "
+    "matrix; this check passes 1-D single-label targets. GMMSceneClassifier "
+    "handles single-label data"
+)
 _LIST_VS_ARRAY = (
     "a list of clips gives a 1-D object array of spectrograms while an array of "
     "equal-length clips gives a 3-D array; the check compares the two outputs"
 )
+_LIST_VS_ARRAY_MFCC = (
+    "a list of clips gives a 1-D object array of MFCC frames while an array of "
+    "equal-length clips gives a 3-D array; the check compares the two outputs"
+)
+# The checks that fail for a multi-label-only classifier, the networks' and the
+# baseline's alike.
+_SINGLE_LABEL_CHECKS = (
+    "check_estimators_dtypes",
+    "check_classifier_data_not_an_array",
+    "check_classifiers_one_label",
+    "check_classifiers_classes",
+    "check_classifiers_train",
+    "check_classifiers_regression_target",
+    "check_classifier_not_supporting_multiclass",
+    "check_fit2d_1feature",
+)
+
+# Test-friendly parameters. Networks: one-frame rows (scikit-learn's 2-D test
+# data) are repeated up to the network's minimum length, and a small network
+# keeps the checks fast. Baselines: scikit-learn's test data has few samples
+# per class, one Gaussian each, whose fit does not depend on the
+# initialisation; k-means++ skips k-means' cost.
+INIT_PARAMS = {
+    STFTTransformer: {"sample_rate": 80},
+    SceneClassifier: {
+        "short_clips": "pad", "max_epochs": 20, "module__n_filters": 16,
+        "random_state": 0,
+    },
+    AudioTagger: {
+        "short_clips": "pad", "max_epochs": 20, "module__n_filters": 16,
+        "random_state": 0,
+    },
+    MFCCTransformer: {"sample_rate": 8000, "delta_order": 0},
+    GMMSceneClassifier: {
+        "n_components": 1, "init_params": "k-means++", "random_state": 0,
+    },
+    GMMTagger: {"n_components": 1, "init_params": "k-means++", "random_state": 0},
+}
 
 EXPECTED_FAILED_CHECKS = {
-    "STFTTransformer": {
+    STFTTransformer: {
         "check_n_features_in": _VARIABLE_LENGTH,
         "check_n_features_in_after_fitting": _VARIABLE_LENGTH,
         "check_transformer_general": _VARIABLE_LENGTH,
         "check_transformer_data_not_an_array": _LIST_VS_ARRAY,
     },
-    "SceneClassifier": {
+    SceneClassifier: {
         "check_no_attributes_set_in_init": _SKORCH_INIT,
         "check_do_not_raise_errors_in_init_or_set_params": _SKORCH_SET_PARAMS,
         "check_set_params": _SKORCH_SET_PARAMS,
         "check_n_features_in": _VARIABLE_LENGTH,
         "check_n_features_in_after_fitting": _VARIABLE_LENGTH,
     },
-    "AudioTagger": {
+    AudioTagger: {
         "check_no_attributes_set_in_init": _SKORCH_INIT,
         "check_do_not_raise_errors_in_init_or_set_params": _SKORCH_SET_PARAMS,
         "check_set_params": _SKORCH_SET_PARAMS,
         "check_n_features_in": _VARIABLE_LENGTH,
         "check_n_features_in_after_fitting": _VARIABLE_LENGTH,
-        "check_estimators_dtypes": _MULTILABEL_ONLY,
-        "check_classifier_data_not_an_array": _MULTILABEL_ONLY,
-        "check_classifiers_one_label": _MULTILABEL_ONLY,
         "check_classifiers_one_label_sample_weights": _MULTILABEL_ONLY,
-        "check_classifiers_classes": _MULTILABEL_ONLY,
-        "check_classifiers_train": _MULTILABEL_ONLY,
-        "check_classifiers_regression_target": _MULTILABEL_ONLY,
-        "check_classifier_not_supporting_multiclass": _MULTILABEL_ONLY,
-        "check_fit2d_1feature": _MULTILABEL_ONLY,
+        **dict.fromkeys(_SINGLE_LABEL_CHECKS, _MULTILABEL_ONLY),
     },
+    MFCCTransformer: {
+        "check_n_features_in": _VARIABLE_LENGTH_MFCC,
+        "check_n_features_in_after_fitting": _VARIABLE_LENGTH_MFCC,
+        "check_transformer_data_not_an_array": _LIST_VS_ARRAY_MFCC,
+    },
+    GMMSceneClassifier: {},
+    GMMTagger: dict.fromkeys(_SINGLE_LABEL_CHECKS, _MULTILABEL_ONLY_GMM),
 }
 
-# One-frame rows (scikit-learn's 2-D test data) are repeated up to the network's
-# minimum length; a small network keeps the checks fast.
-ESTIMATORS = [
-    STFTTransformer(sample_rate=80),
-    SceneClassifier(
-        short_clips="pad", max_epochs=20, module__n_filters=16, random_state=0
-    ),
-    AudioTagger(short_clips="pad", max_epochs=20, module__n_filters=16, random_state=0),
-]
+
+def _tested_estimators():
+    """One instance of each estimator, with its test-friendly parameters."""
+    for estimator_class, params in INIT_PARAMS.items():
+        yield estimator_class(**params)
 
 
 @parametrize_with_checks(
-    ESTIMATORS,
-    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS[type(est).__name__],
+    list(_tested_estimators()),
+    expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS[type(est)],
 )
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
+
+
+def test_every_public_estimator_is_in_the_table():
+    public = {
+        obj
+        for module in (sklearn_allconv, baseline)
+        for obj in (getattr(module, name) for name in module.__all__)
+        if isinstance(obj, type) and issubclass(obj, BaseEstimator)
+    }
+    assert public == set(INIT_PARAMS) == set(EXPECTED_FAILED_CHECKS)

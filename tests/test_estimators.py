@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import sklearn
 import torch
+from _data import N_BINS, SCENE_LABELS, scene_features, tag_features
 from scipy import stats
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_val_score
@@ -24,36 +25,6 @@ from sklearn_allconv import (
 )
 from sklearn_allconv.batching import BucketBatchSampler, PadCollate
 
-N_BINS = 10
-LABELS = np.array(["beach", "cafe/restaurant", "park"])
-
-
-def _scenes(n_per_class=12, seed=0):
-    """Spectrogram-like clips whose class shows in a band of bins over time."""
-    rng = np.random.default_rng(seed)
-    X, y, groups = [], [], []
-    for label_index, label in enumerate(LABELS):
-        for i in range(n_per_class):
-            frames = rng.standard_normal((rng.integers(16, 60), N_BINS))
-            frames[:, 3 * label_index : 3 * label_index + 3] += 1.5
-            X.append(frames.astype(np.float32))
-            y.append(label)
-            groups.append(f"{label}-{i // 3}")
-    X_array = np.empty(len(X), dtype=object)
-    X_array[:] = X
-    return X_array, np.array(y), np.array(groups)
-
-
-def _tags(n=48, seed=0):
-    rng = np.random.default_rng(seed)
-    Y = (rng.random((n, 3)) < 0.4).astype(int)
-    X = np.empty(n, dtype=object)
-    for i in range(n):
-        frames = rng.standard_normal((rng.integers(16, 40), N_BINS))
-        frames[:, :3] += 2.0 * Y[i]
-        X[i] = frames.astype(np.float32)
-    return X, Y, np.arange(n) // 4
-
 
 def _small(estimator_class, **params):
     defaults = {
@@ -63,11 +34,6 @@ def _small(estimator_class, **params):
         "random_state": 0,
     }
     return estimator_class(**{**defaults, **params})
-
-
-@pytest.fixture(scope="module")
-def scenes():
-    return _scenes()
 
 
 @pytest.fixture(scope="module")
@@ -81,8 +47,8 @@ def test_scene_classifier_takes_string_labels_and_predicts_them(
 ):
     X, y, _ = scenes
     clf = fitted_scene_classifier
-    np.testing.assert_array_equal(clf.classes_, LABELS)
-    assert set(clf.predict(X)) <= set(LABELS)
+    np.testing.assert_array_equal(clf.classes_, SCENE_LABELS)
+    assert set(clf.predict(X)) <= set(SCENE_LABELS)
     proba = clf.predict_proba(X)
     assert proba.shape == (len(X), 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1, rtol=1e-5)
@@ -431,7 +397,7 @@ def test_everything_is_reachable_through_set_params():
     )
     params = clf.get_params()
     assert params["module__n_filters"] == 64 and params["lr"] == 3e-4
-    X, y, _ = _scenes(n_per_class=4)
+    X, y, _ = scene_features(n_per_class=4)
     clf.set_params(max_epochs=1, module__n_filters=4).fit(X, y)
     assert clf.module_.pool.mode == "max"
     assert dict(clf.callbacks_)["early_stopping"].patience == 4
@@ -459,8 +425,8 @@ def test_pickle_round_trip_in_a_fresh_process_gives_identical_predictions(
     )
 
 
-def test_audio_tagger_outputs_one_probability_per_tag():
-    X, Y, groups = _tags()
+def test_audio_tagger_outputs_one_probability_per_tag(tags):
+    X, Y, groups = tags
     tagger = _small(AudioTagger, lr=1e-2).fit(X, Y, groups=groups)
     proba = tagger.predict_proba(X)
     assert proba.shape == Y.shape
@@ -473,24 +439,24 @@ def test_audio_tagger_outputs_one_probability_per_tag():
     assert tagger.__sklearn_tags__().classifier_tags.multi_label
 
 
-def test_audio_tagger_accepts_lists_of_tag_names():
-    X, Y, _ = _tags()
+def test_audio_tagger_accepts_lists_of_tag_names(tags):
+    X, Y, _ = tags
     names = np.array(["child speech", "percussive sound", "video game/tv"])
     tag_lists = [list(names[row.astype(bool)]) for row in Y]
     tagger = _small(AudioTagger, max_epochs=2).fit(X, tag_lists)
     np.testing.assert_array_equal(tagger.classes_, sorted(names))
 
 
-def test_audio_tagger_rejects_non_binary_tag_matrices():
-    X, Y, _ = _tags()
+def test_audio_tagger_rejects_non_binary_tag_matrices(tags):
+    X, Y, _ = tags
     Y = Y.copy()
     Y[0, 0] = 2
     with pytest.raises(ValueError, match="only 0 and 1"):
         _small(AudioTagger).fit(X, Y)
 
 
-def test_grid_search_over_learning_rates_with_the_eer_scorer():
-    X, Y, groups = _tags()
+def test_grid_search_over_learning_rates_with_the_eer_scorer(tags):
+    X, Y, groups = tags
     search = GridSearchCV(
         _small(AudioTagger, max_epochs=4),
         {"lr": [1e-2, 1e-4]},
@@ -513,7 +479,7 @@ def test_scenes_train_on_random_crops_and_tags_on_whole_clips(scenes):
 
 
 def test_tag_name_lists_may_start_with_a_clip_without_tags():
-    X, Y, _ = _tags(n=12)
+    X, Y, _ = tag_features(n=12)
     tag_lists = [[] if i == 0 else ["speech", "music"][: i % 3] for i in range(12)]
     tagger = _small(AudioTagger, max_epochs=1).fit(X, tag_lists)
     np.testing.assert_array_equal(tagger.classes_, ["music", "speech"])
@@ -634,7 +600,8 @@ def test_float16_precision_scales_the_loss_and_trains(scenes, monkeypatch):
 @pytest.mark.parametrize("estimator_class", [SceneClassifier, AudioTagger])
 @pytest.mark.parametrize("bucketing", [True, False])
 def test_clips_kept_on_the_device_give_the_same_model(estimator_class, bucketing):
-    X, y, groups = _scenes() if estimator_class is SceneClassifier else _tags()
+    make_data = scene_features if estimator_class is SceneClassifier else tag_features
+    X, y, groups = make_data()
     models = {
         on_device: _small(
             estimator_class, max_epochs=3, bucketing=bucketing,
@@ -690,7 +657,7 @@ def test_unknown_data_on_device_raises(scenes):
 
 
 def test_unknown_or_unavailable_devices_are_refused_clearly():
-    X, y, _ = _scenes(n_per_class=2)
+    X, y, _ = scene_features(n_per_class=2)
     with pytest.raises(ValueError, match="a torch device such as 'cpu'.*got 'gpu'"):
         SceneClassifier(max_epochs=1, device="gpu").fit(X, y)
     if not torch.cuda.is_available():
@@ -705,7 +672,7 @@ def test_unknown_or_unavailable_devices_are_refused_clearly():
 
 def test_device_none_trains_and_predicts_where_the_module_is():
     # skorch's device=None: nothing is moved; the module stays on the CPU here.
-    X, y, _ = _scenes(n_per_class=4)
+    X, y, _ = scene_features(n_per_class=4)
     params = {"max_epochs": 2, "module__n_filters": 4, "train_split": None}
     clf = SceneClassifier(**params, device=None, random_state=0).fit(X, y)
     reference = SceneClassifier(**params, device="cpu", random_state=0).fit(X, y)

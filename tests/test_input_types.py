@@ -13,15 +13,12 @@ import pandas as pd
 import pytest
 import scipy.sparse as sp
 import soundfile
+from _data import TINY_WITHOUT_VALIDATION as TINY
 from sklearn.preprocessing import MultiLabelBinarizer
 
 from sklearn_allconv import AudioTagger, SceneClassifier, STFTTransformer
 
 RATE = 8000
-TINY = {
-    "max_epochs": 1, "batch_size": 4, "module__n_filters": 4, "random_state": 0,
-    "train_split": None,
-}
 
 
 def _clips(n=6):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
+from _data import TINY_WITHOUT_VALIDATION as TINY
+from _data import tone
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.pipeline import make_pipeline
 
@@ -25,17 +28,9 @@ from sklearn_allconv.datasets._files import read_audio
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 8000
-TINY = {
-    "max_epochs": 1, "batch_size": 4, "module__n_filters": 4, "random_state": 0,
-    "train_split": None,
-}
 
 
-def _tone(pitch, seconds=0.5, seed=0):
-    rng = np.random.default_rng(seed)
-    t = np.arange(int(seconds * RATE)) / RATE
-    clip = 0.3 * np.sin(2 * np.pi * pitch * t) + 0.05 * rng.standard_normal(t.size)
-    return clip.astype(np.float32)
+_tone = partial(tone, rate=RATE)
 
 
 def _fitted_stft():

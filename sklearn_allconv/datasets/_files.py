@@ -13,7 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validation import read_samples
+from .._validation import read_audio as read_audio_file
+from .._validation import select_channel
 
 __all__ = ["MetadataRow", "read_audio", "read_table", "resolve_root"]
 
@@ -143,7 +144,7 @@ def read_table(
 def read_audio(
     path: Path, *, sample_rate: int, channel: int | None
 ) -> np.ndarray:
-    """Read an audio file as float32, checking its sampling rate.
+    """Read an audio file of a dataset as float32, checking its sampling rate.
 
     Parameters
     ----------
@@ -167,20 +168,17 @@ def read_audio(
         read, or holds fewer frames than its header promises (a truncated
         download).
     """
-    audio, rate = read_samples(os.fspath(path))
-    if rate != sample_rate:
-        raise ValueError(
-            f"{path} has a sampling rate of {rate} Hz; this dataset's files have "
-            f"{sample_rate} Hz. The file is not part of the release: replace it."
-        )
-    n_channels = audio.shape[1]
-    if channel is not None:
-        if not -n_channels <= channel < n_channels:
-            raise ValueError(
-                f"{path} has {n_channels} channel(s); channel={channel} does not "
-                "exist. Use channel=0 (left) or channel=None for all channels."
-            )
-        return np.ascontiguousarray(audio[:, channel])
-    if n_channels == 1:
-        return audio[:, 0]
-    return np.ascontiguousarray(audio.T)
+    audio = read_audio_file(
+        path,
+        sample_rate=sample_rate,
+        rate_advice=(
+            "; this dataset's files have {expected} Hz. The file is not part of "
+            "the release: replace it."
+        ),
+    )
+    return select_channel(
+        audio,
+        channel,
+        where=f"Audio file {os.fspath(path)!r}",
+        otherwise="channel=None for all channels",
+    )

@@ -15,7 +15,7 @@ frequency track, damped resonances ("clicks") and band-limited noise bursts.
 import numbers
 from collections.abc import Callable
 from functools import partial
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 from scipy import fft
@@ -284,7 +284,9 @@ def _check_count(name: str, value: object, *, maximum: int | None = None) -> int
         raise TypeError(
             f"{name} must be an integer; got {value!r} of type {type(value).__name__}."
         )
-    if value < 1 or (maximum is not None and value > maximum):
+    # Compared as an int: typeshed gives numbers.Integral no comparisons.
+    count = cast(int, value)
+    if count < 1 or (maximum is not None and count > maximum):
         upper = "inf)" if maximum is None else f"{maximum}]"
         raise ValueError(f"{name} must be in [1, {upper}; got {value}.")
     return int(value)
@@ -296,7 +298,9 @@ def _check_real(name: str, value: object, *, allow_zero: bool = False) -> float:
             f"{name} must be a real number; got {value!r} of type "
             f"{type(value).__name__}."
         )
-    if not np.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
+    # Compared as a float: typeshed gives numbers.Real no comparisons.
+    number = cast(float, value)
+    if not np.isfinite(number) or number < 0 or (number == 0 and not allow_zero):
         expected = "non-negative" if allow_zero else "positive"
         raise ValueError(f"{name} must be a finite {expected} number; got {value}.")
     return float(value)
@@ -728,18 +732,18 @@ def make_acoustic_scenes(
     min_samples = _check_samples("min_duration", min_duration, sample_rate)
     max_samples = _check_samples("max_duration", max_duration, sample_rate)
 
-    random_state = check_random_state(random_state)
+    rng = check_random_state(random_state)
     n_locations = n_scenes * n_locations_per_scene
     n_clips = n_locations * n_clips_per_location
     # One independent stream per location and per clip: a clip depends on
     # its own seed only, not on how many random numbers others consumed.
-    location_seeds = random_state.randint(np.iinfo(np.int32).max, size=n_locations)
-    clip_seeds = random_state.randint(np.iinfo(np.int32).max, size=n_clips)
-    location_ids = random_state.permutation(n_locations)
-    is_short = random_state.random_sample(n_clips) < _SHORT_CLIP_FRACTION
+    location_seeds = rng.randint(np.iinfo(np.int32).max, size=n_locations)
+    clip_seeds = rng.randint(np.iinfo(np.int32).max, size=n_clips)
+    location_ids = rng.permutation(n_locations)
+    is_short = rng.random_sample(n_clips) < _SHORT_CLIP_FRACTION
     lengths = np.where(
         is_short,
-        random_state.randint(min_samples, max_samples + 1, size=n_clips),
+        rng.randint(min_samples, max_samples + 1, size=n_clips),
         max_samples,
     )
 
@@ -1072,10 +1076,10 @@ def make_domestic_tags(
     noise = _check_real("noise", noise, allow_zero=True)
     n_samples = _check_samples("duration", duration, sample_rate)
 
-    random_state = check_random_state(random_state)
+    rng = check_random_state(random_state)
     n_chunks = n_segments * n_chunks_per_segment
-    segment_seeds = random_state.randint(np.iinfo(np.int32).max, size=n_segments)
-    chunk_seeds = random_state.randint(np.iinfo(np.int32).max, size=n_chunks)
+    segment_seeds = rng.randint(np.iinfo(np.int32).max, size=n_segments)
+    chunk_seeds = rng.randint(np.iinfo(np.int32).max, size=n_chunks)
 
     X = np.empty(n_chunks, dtype=object)
     Y = np.zeros((n_chunks, len(DOMESTIC_TAG_CODES)), dtype=int)

@@ -211,6 +211,8 @@ def load_tut_acoustic_scenes_2016(
             "Extract the error archive into the dataset folder, or use "
             "errors='keep'."
         )
+    folds: np.ndarray | None
+    cv: PredefinedSplit | list[tuple[np.ndarray, np.ndarray]] | None
     if subset == "development":
         folds = _read_folds(root / "evaluation_setup", index)
         cv = _official_cv(root / "evaluation_setup", index, folds)
