@@ -21,6 +21,8 @@ import scipy.sparse as sp
 import soundfile
 from sklearn.utils.validation import check_array
 
+from .feature_store import FeatureStore
+
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
@@ -491,14 +493,17 @@ def feature_clip_list(X: Any) -> list[Any] | None:
 
 def check_feature_clips(
     X: Any, *, n_bins: int | None, min_frames: int, short_clips: str
-) -> tuple[np.ndarray, int]:
+) -> tuple[Any, int]:
     """Check spectrograms and return them as an object array of float32 clips.
 
     Parameters
     ----------
-    X : sequence of array-like of shape (n_frames, n_bins), or array-like
+    X : sequence of array-like of shape (n_frames, n_bins), array-like, or FeatureStore
         Clips of any length, or a 3-D array (clips x frames x bins); a 2-D
-        array is read as one-frame clips.
+        array is read as one-frame clips. A
+        :class:`~sklearn_allconv.feature_store.FeatureStore` is checked from
+        its index (bins, lengths) and returned as it is: its clips are read
+        when batches are made.
     n_bins : int or None
         The frequency bins each clip must have (a fitted model's), or None
         to take them from the first clip.
@@ -509,8 +514,8 @@ def check_feature_clips(
 
     Returns
     -------
-    clips : ndarray of object of shape (n_clips,)
-        C-contiguous float32 (frames x bins) arrays.
+    clips : ndarray of object of shape (n_clips,), or FeatureStore
+        C-contiguous float32 (frames x bins) arrays; the store itself.
     n_bins : int
         Their number of frequency bins.
 
@@ -523,6 +528,10 @@ def check_feature_clips(
         If a clip has the wrong shape or number of bins, is empty, too short,
         or holds values that are not finite or beyond the float32 range.
     """
+    if isinstance(X, FeatureStore):
+        return _check_feature_store(
+            X, n_bins=n_bins, min_frames=min_frames, short_clips=short_clips
+        )
     one_frame_rows = False
     if isinstance(X, (str, bytes)) or X is None or not (
         hasattr(X, "__len__") or hasattr(X, "__array__")
@@ -629,6 +638,38 @@ def check_feature_clips(
         out[index] = clip
     # Set by the first clip: there is at least one.
     return out, cast(int, n_bins)
+
+
+def _check_feature_store(
+    store: FeatureStore, *, n_bins: int | None, min_frames: int, short_clips: str
+) -> tuple[FeatureStore, int]:
+    """:func:`check_feature_clips` for features on disk, from the store's index.
+
+    Their values were checked when written (finite float32).
+    """
+    if len(store) == 0:
+        raise ParameterError("Found 0 clips; at least one clip is required.")
+    if n_bins is not None and store.n_bins != n_bins:
+        raise ParameterError(
+            f"The feature store {os.fspath(store.folder)!r} has {store.n_bins} "
+            f"frequency bins but the model was fitted with {n_bins}. Use features "
+            "computed with the same sample rate and window as the training features."
+        )
+    short = np.flatnonzero(store.n_frames < min_frames)
+    if len(short):
+        index = int(short[0])
+        raise ParameterError(
+            f"Clip {index} of the feature store has {store.n_frames[index]} frames; "
+            f"the network needs at least {min_frames}. "
+            + (
+                "short_clips='pad' pads clips in memory only: "
+                if short_clips == "pad"
+                else ""
+            )
+            + "drop the short clips from the store (store[mask]) or pad their "
+            "audio before writing it."
+        )
+    return store, store.n_bins
 
 
 def stack_feature_frames(X: Any) -> tuple[np.ndarray, np.ndarray] | None:

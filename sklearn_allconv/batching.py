@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler, Subset, default_collate
 
+from .feature_store import FeatureStore
+
 __all__ = [
     "BucketBatchSampler",
     "ClipIndices",
@@ -325,6 +327,8 @@ class ClipStore:
         int
             The size of their frames in bytes.
         """
+        if isinstance(clips, FeatureStore):
+            return clips.nbytes  # from its index, without reading the clips
         return 4 * sum(clip.shape[0] * clip.shape[1] for clip in clips)
 
     def batch(
@@ -502,6 +506,8 @@ def clip_lengths(dataset: Any) -> np.ndarray:
     if isinstance(dataset, Subset):
         return clip_lengths(dataset.dataset)[np.asarray(dataset.indices)]
     clips = getattr(dataset, "X", None)
+    if isinstance(clips, FeatureStore):
+        return clips.n_frames.astype(np.int64)
     if isinstance(clips, np.ndarray) and clips.dtype == object:
         return np.array([len(clip) for clip in clips], dtype=np.int64)
     if isinstance(clips, np.ndarray) and clips.ndim == 3:

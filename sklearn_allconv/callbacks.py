@@ -20,6 +20,7 @@ checkpoint is; then ``fit`` raises the ``KeyboardInterrupt`` again.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import secrets
 import shutil
@@ -509,9 +510,8 @@ def _fingerprint(X: Any, y: Any) -> str:
     clips of DCASE 2016 Task 1 hold about 5 GB), little next to an epoch, and
     any change to any frame or label changes it.
     """
-    arrays = [] if X is None else list(X)
-    if y is not None:
-        arrays.append(y)
+    # One clip at a time: X may be features on disk, larger than memory.
+    arrays = itertools.chain([] if X is None else X, [] if y is None else [y])
     digest = hashlib.sha256()
     for array in arrays:
         array = np.ascontiguousarray(array)

@@ -496,18 +496,26 @@ def _predict(args: argparse.Namespace) -> int:
     files = _input_files(args.inputs)
     keep, _ = _select_for_model(model, files, args)
     files = [files[i] for i in keep]
-    # Features and network once: the labels follow from the probabilities.
-    proba = model.predict_proba(files)
-    predicted = model[-1]._predict_from_proba(proba)
     classes = [str(c) for c in model.classes_]
     output = open(args.output, "w", newline="") if args.output else sys.stdout
     try:
         writer = csv.writer(output)
         writer.writerow(["path", "prediction", *classes])
-        for path, label, row in zip(files, predicted, proba, strict=True):
-            if np.ndim(label):
-                label = ";".join(c for c, on in zip(classes, label, strict=True) if on)
-            writer.writerow([path, label, *(f"{p:.6f}" for p in row)])
+        # Chunk by chunk, each written before the next is read: memory holds
+        # one chunk's spectrograms, however many files there are. A clip's
+        # prediction does not depend on the clips batched with it.
+        for start in range(0, len(files), args.chunk_size):
+            chunk = files[start : start + args.chunk_size]
+            # Features and network once: the labels follow from the probabilities.
+            proba = model.predict_proba(chunk)
+            predicted = model[-1]._predict_from_proba(proba)
+            for path, label, row in zip(chunk, predicted, proba, strict=True):
+                if np.ndim(label):
+                    label = ";".join(
+                        c for c, on in zip(classes, label, strict=True) if on
+                    )
+                writer.writerow([path, label, *(f"{p:.6f}" for p in row)])
+            output.flush()
     finally:
         if args.output:
             output.close()
@@ -978,6 +986,15 @@ def _add_predict(commands: Any) -> None:
     predict.add_argument("model", help="a model saved by 'fit'")
     predict.add_argument("inputs", nargs="+", help="audio files or folders")
     predict.add_argument("--output", "-o", help="CSV file (default: standard output)")
+    predict.add_argument(
+        "--chunk-size",
+        type=_positive_int,
+        default=256,
+        help=(
+            "files read and scored at a time; memory grows with it, not with "
+            "the number of files (default: %(default)s)"
+        ),
+    )
     _add_threshold(predict)
     _add_file_options(predict, resample_help=_RESAMPLE_HELP)
     predict.set_defaults(handler=_predict)

@@ -30,7 +30,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import column_or_1d
 from skorch import NeuralNet
 from skorch.dataset import unpack_data
-from skorch.utils import to_device
+from skorch.utils import to_device, to_tensor
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.utils.data import DataLoader, Dataset
 
@@ -52,6 +52,7 @@ from .callbacks import (
     TrainingCheckpoint,
     ValidationEarlyStopping,
 )
+from .distributed import DistributedBucketBatchSampler, data_parallel
 from .metrics import equal_error_rate
 from .model_selection import GroupValidSplit
 from .network import AllConvNet, batch_independent_sigmoid, minimum_frames
@@ -245,7 +246,17 @@ class _AllConvEstimator(NeuralNet):
         if batch_size == -1:
             batch_size = len(dataset)
         custom_sampler = "sampler" in kwargs or "batch_sampler" in kwargs
-        if self.bucketing and not custom_sampler:
+        if training and not custom_sampler and self._in_parallel():
+            # Each process's share of common batches, new ones every epoch.
+            kwargs["batch_sampler"] = DistributedBucketBatchSampler(
+                clip_lengths(dataset),
+                batch_size,
+                shuffle=kwargs.pop("shuffle", True),
+                drop_last=kwargs.pop("drop_last", False),
+                pool_size=32 if self.bucketing else 1,
+                seed=self._batches_seed + len(self.history),
+            )
+        elif self.bucketing and not custom_sampler:
             # DataLoader refuses batch_size, shuffle and drop_last next to a
             # batch sampler: they go to the sampler instead.
             kwargs["batch_sampler"] = BucketBatchSampler(
@@ -260,6 +271,10 @@ class _AllConvEstimator(NeuralNet):
                 kwargs.setdefault("shuffle", True)
         iterator = self.iterator_train if training else self.iterator_valid
         return iterator(items, **kwargs)
+
+    def _in_parallel(self) -> bool:
+        """Whether a data-parallel fit (several processes) is running."""
+        return self.__dict__.get("_parallel_module") is not None
 
     def _device_type(self) -> str:
         """"cuda", "cpu", ...; device=None (no moves) counts as the CPU."""
@@ -499,9 +514,18 @@ class _AllConvEstimator(NeuralNet):
                 torch.manual_seed(seed)
                 if reset:
                     self.initialize()
-                super().partial_fit(clips, targets, **fit_params)
+                # Several processes (torchrun): one model, each its share of
+                # every batch; the batches' seed is common to all processes.
+                with data_parallel(self.module_) as parallel:
+                    # Past skorch's check for modules set outside initialize:
+                    # the wrapper lives for this fit only.
+                    self.__dict__["_parallel_module"] = parallel
+                    self._batches_seed = seed
+                    super().partial_fit(clips, targets, **fit_params)
         finally:
             del self._fit_groups
+            self.__dict__.pop("_parallel_module", None)
+            self.__dict__.pop("_batches_seed", None)
             self.__dict__.pop("_notifying", None)
             # Neither outlives the fit: the clips' device copy is large, and
             # neither belongs in a pickled estimator.
@@ -679,6 +703,13 @@ class _AllConvEstimator(NeuralNet):
         Tensor of shape (batch, n_outputs)
             The logits, in float32.
         """
+        parallel = self.__dict__.get("_parallel_module")
+        if parallel is not None and self.module_.training:
+            # Training batches of a data-parallel fit: through the wrapper,
+            # which averages the gradients over the processes.
+            x = to_tensor(x, device=self.device)
+            with self._autocast():
+                return parallel(**self._merge_x_and_fit_params(x, fit_params)).float()
         if self.device is None or not (
             isinstance(x, Mapping) and torch.is_tensor(x.get("X"))
         ):

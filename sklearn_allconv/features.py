@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted, check_memory
 from tqdm.auto import tqdm
 
 from ._validation import as_clip_sources, describe_clip, is_path, load_clip
+from .feature_store import FeatureStore, FeatureStoreWriter
 
 __all__ = ["STFTTransformer", "stft_geometry"]
 
@@ -350,6 +351,75 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
             features[i] = frames
         return features
 
+    def fit_to_folder(
+        self, X: Any, folder: str | os.PathLike, y: Any = None
+    ) -> FeatureStore:
+        """Fit the statistics and write the features to a folder, in one pass.
+
+        Like :meth:`fit_transform`, but each clip's spectrogram goes to disk
+        as soon as it is computed (the statistics are accumulated on the
+        way), so that memory does not grow with the number of clips. Reading
+        the returned store gives exactly what :meth:`fit_transform` returns.
+
+        Parameters
+        ----------
+        X : sequence of array-like or paths
+            Audio clips: see the class docstring for the accepted forms.
+        folder : str or path-like
+            A new (or empty) folder for the store.
+        y : None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        FeatureStore
+            The features on disk, indexed like the object array of
+            :meth:`fit_transform`; see :mod:`sklearn_allconv.feature_store`.
+        """
+        sources = self._setup(X)
+        statistics = _Statistics(self.n_bins_) if self.standardize else None
+        writer = FeatureStoreWriter(folder, self.n_bins_)
+        try:
+            for frames, clip_statistics in self._run(
+                sources, statistics=self.standardize
+            ):
+                writer.append(frames)
+                if statistics is not None and clip_statistics is not None:
+                    statistics.merge(*clip_statistics)
+            self._store_statistics(statistics)
+            return writer.close(*self._store_scaling())
+        except BaseException:
+            writer.abort()
+            raise
+
+    def transform_to_folder(self, X: Any, folder: str | os.PathLike) -> FeatureStore:
+        """Write the features of ``X`` to a folder, clip by clip.
+
+        Parameters
+        ----------
+        X : sequence of array-like or paths
+            Audio clips: see the class docstring for the accepted forms.
+        folder : str or path-like
+            A new (or empty) folder for the store.
+
+        Returns
+        -------
+        FeatureStore
+            The features on disk, indexed like the output of :meth:`transform`.
+        """
+        check_is_fitted(self, "n_fft_")
+        self._check_settings_unchanged()
+        sources = as_clip_sources(X, min_samples=self.n_fft_)
+        self._check_not_empty(sources)
+        writer = FeatureStoreWriter(folder, self.n_bins_)
+        try:
+            for frames, _ in self._run(sources, statistics=False):
+                writer.append(frames)
+            return writer.close(*self._store_scaling())
+        except BaseException:
+            writer.abort()
+            raise
+
     def _setup(self, X: Any) -> list[Any] | np.ndarray:
         self.n_fft_, self.hop_length_, self.n_bins_ = stft_geometry(
             self.sample_rate, window_ms=self.window_ms, hop_ms=self.hop_ms
@@ -405,6 +475,10 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         self.scale_ = statistics.scale()
         self.n_frames_seen_ = statistics.count
 
+    def _store_scaling(self) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The standardization a feature store applies when reading."""
+        return self._scaling() if self.standardize else (None, None)
+
     def _scaling(self) -> tuple[np.ndarray, np.ndarray]:
         """Offset and factor in float32: ``(frames - offset) * factor``."""
         # Called with standardize=True only, where both statistics are arrays.
@@ -417,7 +491,10 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         clips = list(features)
         n_chunks = min(len(clips), 4 * effective_n_jobs(self.n_jobs))
         chunks = [clips[i::n_chunks] for i in range(n_chunks)]
-        Parallel(n_jobs=self.n_jobs, prefer="threads")(
+        # In place, hence threads whatever backend the caller configured: a
+        # process-based one (dask, loky in a joblib.parallel_config) would
+        # standardize copies in other processes and leave these clips raw.
+        Parallel(n_jobs=self.n_jobs, require="sharedmem")(
             delayed(_standardize_clips)(chunk, offset, factor) for chunk in chunks
         )
 

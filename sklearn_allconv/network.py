@@ -374,6 +374,12 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     when ``x`` is channels-last in memory (a transposed (batch, time, channels)
     tensor, as :class:`AllConvNet` passes it), and the output has that layout.
     Statistics are computed in float32 even under autocast.
+
+    Data-parallel training: with ``process_group`` set (see
+    :func:`sklearn_allconv.distributed.synchronize_batch_norm`), the training
+    statistics are those of the valid frames of all processes of the group:
+    the masked sums and valid-frame counts are added up over the processes,
+    and so are the sums of the backward pass.
     """
 
     # Always tracked (the constructor has no ``track_running_stats``), so never
@@ -381,6 +387,10 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
     running_mean: torch.Tensor
     running_var: torch.Tensor
     num_batches_tracked: torch.Tensor
+
+    #: Processes whose valid frames give the training statistics; None: this
+    #: process alone.
+    process_group: Any = None
 
     def __init__(
         self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1
@@ -419,7 +429,10 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
         self, rows: torch.Tensor, valid: torch.Tensor | None
     ) -> torch.Tensor:
         """Normalize (frames, channels) rows; ``valid`` (frames,) marks real ones."""
-        if self.training and rows.shape[0] == 1:
+        group = self.process_group if self.training else None
+        if group is not None and valid is None:
+            valid = rows.new_ones(rows.shape[0], dtype=torch.bool)
+        if self.training and rows.shape[0] == 1 and group is None:
             # One value per channel has no batch statistics (BatchNorm1d raises):
             # normalize this batch with the running statistics instead.
             return F.batch_norm(
@@ -433,8 +446,8 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
             )
         if valid is None or not self.training:
             return super().forward(rows)
-        out, mean, var = _MaskedBatchNorm.apply(
-            rows, valid, self.weight, self.bias, self.eps
+        out, mean, var, count = _MaskedBatchNorm.apply(
+            rows, valid, self.weight, self.bias, self.eps, group
         )
         with torch.no_grad():
             self.num_batches_tracked.add_(1)
@@ -443,7 +456,6 @@ class MaskedBatchNorm1d(nn.BatchNorm1d):
                 if self.momentum is None
                 else self.momentum
             )
-            count = valid.sum()
             unbiased = var * (count / (count - 1).clamp(min=1))
             self.running_mean.lerp_(mean, momentum)
             self.running_var.lerp_(unbiased, momentum)
@@ -457,11 +469,13 @@ _BLOCK_ROWS = 8192
 class _MaskedBatchNorm(torch.autograd.Function):
     """Training-mode batch norm of (frames, channels) rows over the valid rows.
 
-    Returns the output and the batch mean and biased variance of the valid
-    rows. Padded rows are set to zero after centring, so that they drop out of
-    every sum; their output is the bias, which does not depend on them. The
-    backward pass is the batch-norm gradient on the valid rows, in a few
-    in-place passes where autograd would allocate a tensor per operation.
+    Returns the output, the batch mean and biased variance of the valid rows
+    and their number. Padded rows are set to zero after centring, so that they
+    drop out of every sum; their output is the bias, which does not depend on
+    them. The backward pass is the batch-norm gradient on the valid rows, in a
+    few in-place passes where autograd would allocate a tensor per operation.
+    With a process group, the sums over rows (forward and backward) are sums
+    over the rows of all its processes.
     """
 
     @staticmethod
@@ -472,10 +486,14 @@ class _MaskedBatchNorm(torch.autograd.Function):
         weight: torch.Tensor,
         bias: torch.Tensor,
         eps: float,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        group: Any,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         valid = valid.to(rows.dtype)
-        count = valid.sum()
-        mean = (valid @ rows) / count
+        # The sums and the count in one tensor: one all_reduce for both.
+        sums = torch.cat([valid @ rows, valid.sum()[None]])
+        _all_reduce(sums, group)
+        count = sums[-1]
+        mean = sums[:-1] / count
         normalized = rows - mean
         normalized *= valid[:, None]
         # Sums of squares block by block: a whole-size temporary costs more in
@@ -484,32 +502,48 @@ class _MaskedBatchNorm(torch.autograd.Function):
         squares = sum(
             (block * block).sum(dim=0) for block in normalized.split(_BLOCK_ROWS)
         )
+        _all_reduce(squares, group)
         var = squares / count
         invstd = torch.rsqrt(var + eps)
         normalized *= invstd
         ctx.save_for_backward(normalized, valid, weight, invstd)
         ctx.count = count
-        ctx.mark_non_differentiable(mean, var)
-        return torch.addcmul(bias, normalized, weight), mean, var
+        ctx.group = group
+        ctx.mark_non_differentiable(mean, var, count)
+        return torch.addcmul(bias, normalized, weight), mean, var, count
 
     @staticmethod
     def backward(
         ctx: Any, grad: torch.Tensor, *unused: torch.Tensor
-    ) -> tuple[torch.Tensor, None, torch.Tensor, torch.Tensor, None]:
+    ) -> tuple[torch.Tensor, None, torch.Tensor, torch.Tensor, None, None]:
         normalized, valid, weight, invstd = ctx.saved_tensors
         grad_bias = grad.sum(dim=0)
         valid_sum = valid @ grad
         work = grad * normalized
         grad_weight = work.sum(dim=0)
-        # grad_rows = weight * invstd * (grad - (valid_sum + normalized *
-        # grad_weight) / count) on valid rows, 0 on padded rows.
-        torch.addcmul(valid_sum, normalized, grad_weight, out=work)
+        # The parameters' gradients stay this process's own (DistributedDataParallel
+        # averages them); the rows' gradients need the sums over all processes.
+        if ctx.group is None:
+            total_sum, total_weight = valid_sum, grad_weight
+        else:
+            totals = torch.cat([valid_sum, grad_weight])
+            _all_reduce(totals, ctx.group)
+            total_sum, total_weight = totals.chunk(2)
+        # grad_rows = weight * invstd * (grad - (total_sum + normalized *
+        # total_weight) / count) on valid rows, 0 on padded rows.
+        torch.addcmul(total_sum, normalized, total_weight, out=work)
         # In tensor arithmetic: reading the count as a number would make a GPU
         # wait here.
         work.div_(-ctx.count).add_(grad)
         work *= weight * invstd
         work *= valid[:, None]
-        return work, None, grad_weight, grad_bias, None
+        return work, None, grad_weight, grad_bias, None, None
+
+
+def _all_reduce(tensor: torch.Tensor, group: Any) -> None:
+    """Sum ``tensor`` in place over the processes of ``group`` (if any)."""
+    if group is not None:
+        torch.distributed.all_reduce(tensor, group=group)
 
 
 class MaskedGlobalPooling(nn.Module):

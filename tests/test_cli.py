@@ -443,3 +443,18 @@ def test_rates_print_in_whole_hertz(class_folders, tmp_path, capsys):
     line = _one_line_error_of(capsys.readouterr())
     assert "not at 8000 Hz" in line and "16k.wav (16000 Hz)" in line
     assert ".0 Hz" not in line
+
+
+def test_predict_in_chunks_writes_what_predict_at_once_writes(
+    class_folders, tmp_path, capsys
+):
+    model = tmp_path / "scenes.safetensors"
+    assert main(["fit", str(class_folders), str(model), *TRAINING]) == 0
+    outputs = []
+    for chunk_size in ("5", "1000"):
+        out = tmp_path / f"chunks-{chunk_size}.csv"
+        command = ["predict", str(model), str(class_folders), "-o", str(out)]
+        assert main([*command, "--chunk-size", chunk_size]) == 0
+        outputs.append(out.read_text())
+    assert outputs[0] == outputs[1]
+    assert len(outputs[0].splitlines()) == 13

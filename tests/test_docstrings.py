@@ -34,6 +34,8 @@ MODULES = [
     "sklearn_allconv.callbacks",
     "sklearn_allconv.datasets",
     "sklearn_allconv.displays",
+    "sklearn_allconv.distributed",
+    "sklearn_allconv.feature_store",
     "sklearn_allconv.features",
     "sklearn_allconv.metrics",
     "sklearn_allconv.model_selection",

@@ -1,5 +1,6 @@
 """STFTTransformer: the paper's preprocessing."""
 
+import joblib
 import librosa
 import numpy as np
 import pytest
@@ -155,6 +156,21 @@ def test_parallel_extraction_gives_the_same_features(compression):
     serial = clone(stft).set_params(n_jobs=1).fit_transform(clips)
     parallel = clone(stft).set_params(n_jobs=2).fit_transform(clips)
     for a, b in zip(serial, parallel, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.slow
+def test_features_are_standardized_under_a_process_based_joblib_backend():
+    # A caller's joblib.parallel_config(backend="dask" or "loky") reaches the
+    # transformer's own parallel loops; standardizing in place must not run
+    # on copies in other processes (it did: raw features, a 0.1 difference in
+    # probabilities after cross_val_predict on a dask cluster).
+    rng = np.random.default_rng(6)
+    clips = _clips(rng, [8000, 9000, 10000, 11000])
+    serial = STFTTransformer(sample_rate=16000).fit_transform(clips)
+    with joblib.parallel_config(backend="loky", n_jobs=2):
+        in_processes = STFTTransformer(sample_rate=16000).fit_transform(clips)
+    for a, b in zip(serial, in_processes, strict=True):
         np.testing.assert_array_equal(a, b)
 
 
