@@ -24,7 +24,6 @@ import ast
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from _common import ROOT, environment, parse_args, print_table, write_json
@@ -33,19 +32,10 @@ from _common import ROOT, environment, parse_args, print_table, write_json
 import soundfile
 from joblib import Memory
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import FunctionTransformer
 
 from sklearn_allconv import SceneClassifier, STFTTransformer
 from sklearn_allconv.datasets import load_tut_acoustic_scenes_2016
 from sklearn_allconv.metrics import mean_class_wise_accuracy
-
-
-def _log_magnitudes(clips: np.ndarray, gain: bool = False) -> np.ndarray:
-    logs = np.empty(len(clips), dtype=object)
-    logs[:] = [np.log(clip + np.float32(1e-6)) for clip in clips]
-    if gain:
-        logs[:] = [log - log.mean() for log in logs]
-    return logs
 
 
 def main() -> None:
@@ -67,8 +57,9 @@ def main() -> None:
             "--compression",
             choices=["none", "log", "log-gain"],
             default="none",
-            help="none: the library's standardized magnitudes; log: log(magnitude + "
-            "1e-6), unstandardized (the network's first batch norm rescales them); "
+            help="none: the library's standardized magnitudes; log, log-gain: "
+            "STFTTransformer(compression=..., standardize=False) (the network's "
+            "first batch norm rescales them); "
             "log-gain: log, minus each clip's mean log magnitude (gain invariance)",
         )
         parser.add_argument(
@@ -97,22 +88,17 @@ def main() -> None:
         for seed in args.seeds:
             scores[seed], epochs[seed] = [], []
             for train, test in data.cv.split(data.data, y):
-                steps: list[tuple[str, Any]] = [
-                    (
-                        "stft",
-                        STFTTransformer(
-                            sample_rate=rate,
-                            memory=memory,
-                            standardize=args.compression == "none",
-                        ),
-                    )
+                compressed = args.compression != "none"
+                stft = STFTTransformer(
+                    sample_rate=rate,
+                    memory=memory,
+                    compression=args.compression if compressed else None,
+                    standardize=not compressed,
+                )
+                steps = [
+                    ("stft", stft),
+                    ("clf", SceneClassifier(random_state=seed, **changes)),
                 ]
-                if args.compression != "none":
-                    gain = {"gain": args.compression == "log-gain"}
-                    steps.append(
-                        ("log", FunctionTransformer(_log_magnitudes, kw_args=gain))
-                    )
-                steps.append(("clf", SceneClassifier(random_state=seed, **changes)))
                 pipe = Pipeline(steps)
                 pipe.fit(data.data[train], y[train], clf__groups=groups[train])
                 predicted = pipe.predict(data.data[test])
