@@ -114,8 +114,8 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
     -----
     The file records the network weights, the classes, the number of
     frequency bins, the training history, every constructor parameter and,
-    for an ``STFTTransformer``, its sample rate, window and hop and the
-    standardization statistics ``mean_`` and ``scale_``. It does not record
+    for an ``STFTTransformer``, its sample rate, window, hop and compression and
+    the standardization statistics ``mean_`` and ``scale_``. It does not record
     the optimizer state: a loaded model predicts exactly as the saved one,
     and ``partial_fit`` on it continues with a fresh optimizer. Tensors are
     copied to the CPU, so a model trained on a GPU loads on any machine.
@@ -532,6 +532,7 @@ _STFT_PARAMS = {
     "sample_rate": _real_in(0, _MAX_SAMPLE_RATE, low_open=True),
     "window_ms": _real_in(0, _MAX_WINDOW_MS, low_open=True),
     "hop_ms": _real_in(0, _MAX_WINDOW_MS, low_open=True),
+    "compression": _one_of(None, "log", "log-gain"),
     "standardize": _BOOL,
     "channel": lambda value: (
         None if value == "mean" or (_is_int(value) and -64 <= value < 64)

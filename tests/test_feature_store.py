@@ -46,6 +46,19 @@ def test_transform_to_folder_equals_transform(audio, stored, tmp_path):
         np.testing.assert_array_equal(clip, expected)
 
 
+def test_a_store_of_log_gain_features_equals_them_in_memory(audio, tmp_path):
+    transformer = STFTTransformer(sample_rate=8000, compression="log-gain")
+    store = transformer.fit_to_folder(audio, tmp_path / "train")
+    reference = STFTTransformer(sample_rate=8000, compression="log-gain")
+    in_memory = reference.fit_transform(audio)
+    np.testing.assert_array_equal(transformer.mean_, reference.mean_)
+    test = transformer.transform_to_folder(audio[:4], tmp_path / "test")
+    for clip, expected in zip(store, in_memory, strict=True):
+        np.testing.assert_array_equal(clip, expected)
+    for clip, expected in zip(test, reference.transform(audio[:4]), strict=True):
+        np.testing.assert_array_equal(clip, expected)
+
+
 def test_indexing_gives_lazy_views_like_an_object_array(audio, stored):
     _, store = stored
     clips = np.asarray(store)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import soundfile
 from sklearn.base import clone
+from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_allconv import STFTTransformer
 from sklearn_allconv.features import stft_geometry
@@ -147,11 +148,13 @@ def test_constant_bins_are_not_divided_by_zero():
     assert all(np.isfinite(f).all() for f in features)
 
 
-def test_parallel_extraction_gives_the_same_features():
+@pytest.mark.parametrize("compression", [None, "log-gain"])
+def test_parallel_extraction_gives_the_same_features(compression):
     rng = np.random.default_rng(5)
     clips = _clips(rng, [8000, 9000, 10000, 11000])
-    serial = STFTTransformer(sample_rate=16000, n_jobs=1).fit_transform(clips)
-    parallel = STFTTransformer(sample_rate=16000, n_jobs=2).fit_transform(clips)
+    stft = STFTTransformer(sample_rate=16000, compression=compression)
+    serial = clone(stft).set_params(n_jobs=1).fit_transform(clips)
+    parallel = clone(stft).set_params(n_jobs=2).fit_transform(clips)
     for a, b in zip(serial, parallel, strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -314,3 +317,90 @@ def test_cache_tells_settings_and_file_versions_apart(tmp_path):
     soundfile.write(path, np.zeros(8000, np.float32), 16000, subtype="FLOAT")
     after = transformer.set_params(hop_ms=15).fit_transform([path])[0]
     assert after.shape[0] > before.shape[0] and not after.any()
+
+
+def _raw(clips):
+    return STFTTransformer(sample_rate=16000, standardize=False).fit_transform(clips)
+
+
+@pytest.mark.parametrize("compression", ["log", "log-gain"])
+def test_log_compression_equals_a_hand_computation(compression):
+    rng = np.random.default_rng(12)
+    clip = _clips(rng, [3000])[0]
+    clip[:1000] = 0.0  # digital silence: log(0 + 1e-6), finite
+    magnitudes = _raw([clip])[0].astype(np.float64)
+    expected = np.log(magnitudes + 1e-6)
+    if compression == "log-gain":
+        expected -= expected.mean()  # one number: over all frames and bins
+    features = STFTTransformer(
+        sample_rate=16000, compression=compression, standardize=False
+    ).fit_transform([clip])[0]
+    assert features.dtype == np.float32
+    assert np.isfinite(features).all()
+    np.testing.assert_allclose(features, expected, rtol=0, atol=2e-5)
+
+
+@pytest.mark.parametrize("standardize", [False, True])
+def test_log_gain_features_do_not_depend_on_the_clip_gain(standardize):
+    rng = np.random.default_rng(13)
+    clips = _clips(rng, [8000, 6000])
+    louder = [10 * clip for clip in clips]
+    stft = STFTTransformer(
+        sample_rate=16000, compression="log-gain", standardize=standardize
+    ).fit(clips)
+    # Up to float32 rounding, relatively largest in the weakest bins.
+    for a, b in zip(stft.transform(clips), stft.transform(louder), strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-3)
+    # Without the clip's mean, the gain shifts every value by log(10).
+    log = STFTTransformer(sample_rate=16000, compression="log", standardize=False)
+    shift = log.fit_transform(louder)[0] - log.transform(clips)[0]
+    np.testing.assert_allclose(shift, np.log(10), atol=1e-3)
+
+
+def test_standardization_statistics_come_from_the_compressed_values():
+    rng = np.random.default_rng(14)
+    clips = _clips(rng, [8000, 5000, 6400])
+    compressed = STFTTransformer(
+        sample_rate=16000, compression="log-gain", standardize=False
+    ).fit_transform(clips)
+    concatenated = np.concatenate(list(compressed)).astype(np.float64)
+    stft = STFTTransformer(sample_rate=16000, compression="log-gain")
+    features = stft.fit_transform(clips)
+    np.testing.assert_allclose(stft.mean_, concatenated.mean(axis=0), atol=1e-6)
+    np.testing.assert_allclose(stft.scale_, concatenated.std(axis=0), rtol=1e-6)
+    frames = np.concatenate(list(features)).astype(np.float64)
+    np.testing.assert_allclose(frames.mean(axis=0), 0, atol=1e-4)
+    np.testing.assert_allclose(frames.std(axis=0), 1, atol=1e-4)
+    for a, b in zip(features, stft.transform(clips), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+def test_cache_does_not_return_uncompressed_features_for_compression(
+    tmp_path, monkeypatch
+):
+    rng = np.random.default_rng(15)
+    clips = _clips(rng, [8000, 5000])
+    memory = tmp_path / "cache"
+    plain = STFTTransformer(sample_rate=16000, standardize=False, memory=memory)
+    magnitudes = plain.fit_transform(clips)
+    log_gain = clone(plain).set_params(compression="log-gain")
+    expected = clone(log_gain).set_params(memory=None).fit_transform(clips)
+    # The cache holds the magnitudes, which each compression starts from:
+    # nothing is computed again, and nothing comes back uncompressed.
+    _forbid_stft(monkeypatch)
+    cached = log_gain.fit_transform(clips)
+    again = clone(plain).fit_transform(clips)
+    for m, e, c, a in zip(magnitudes, expected, cached, again, strict=True):
+        np.testing.assert_array_equal(c, e)
+        np.testing.assert_array_equal(a, m)
+        assert not np.allclose(c, m, atol=1)
+
+
+def test_unknown_compression_is_refused_in_fit_and_a_change_after_fit_too():
+    clips = _clips(np.random.default_rng(16), [4000])
+    with pytest.raises(InvalidParameterError, match="'compression' parameter"):
+        STFTTransformer(sample_rate=16000, compression="db").fit(clips)
+    stft = STFTTransformer(sample_rate=16000).fit(clips)
+    stft.set_params(compression="log-gain")
+    with pytest.raises(ValueError, match="compression from None to 'log-gain'"):
+        stft.transform(clips)

@@ -113,6 +113,20 @@ def test_loaded_pipeline_keeps_the_feature_settings_and_refuses_other_input(
         loaded[-1].predict(features_16k)
 
 
+def test_log_compression_survives_a_round_trip(tmp_path):
+    clips, y = _audio()
+    stft = STFTTransformer(sample_rate=RATE, compression="log-gain")
+    fitted = make_pipeline(stft, SceneClassifier(**TINY)).fit(clips, y)
+    save_model(fitted, tmp_path / "scenes.safetensors")
+    loaded = load_model(tmp_path / "scenes.safetensors")
+    assert loaded[0].compression == "log-gain"
+    for a, b in zip(loaded[0].transform(clips), stft.transform(clips), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(
+        loaded.predict_proba(clips), fitted.predict_proba(clips)
+    )
+
+
 def test_audio_tagger_round_trip_keeps_tag_names(tmp_path):
     rng = np.random.default_rng(0)
     X = [rng.standard_normal((20, 6)).astype(np.float32) for _ in range(12)]
@@ -476,7 +490,8 @@ def test_save_model_writes_no_run_time_parameters(pipeline, tmp_path):
     with safe_open(path, framework="pt") as file:
         tree = json.loads(file.metadata()["sklearn_allconv"])["tree"]["model"]
     assert set(tree["steps"][0]["estimator"]["params"]) == {
-        "sample_rate", "window_ms", "hop_ms", "standardize", "channel", "resample",
+        "sample_rate", "window_ms", "hop_ms", "compression", "standardize",
+        "channel", "resample",
     }
     network = set(_clf(tree)["params"])
     assert not network & {"device", "callbacks", "verbose", "compile",
@@ -537,6 +552,10 @@ REFUSED_FIELDS = {
     "sample rate of a terahertz": (
         lambda p: _tamper(p, edit_tree=_set_stft_param("sample_rate", 1e12)),
         "'sample_rate' of STFTTransformer",
+    ),
+    "unknown compression": (
+        lambda p: _tamper(p, edit_tree=_set_stft_param("compression", "log10")),
+        "'compression' of STFTTransformer is 'log10'; it must be one of None",
     ),
     "sample rate of 10**400": (
         lambda p: _tamper(p, edit_tree=_set_stft_param("sample_rate", 10**400)),

@@ -1,0 +1,166 @@
+"""Training recipes of SceneClassifier across data sizes and seeds.
+
+The paper's recipe was written for about 900 training clips: at batch 96,
+about 8 optimizer updates per epoch, so its patience (3 epochs on a plateau
+before the learning rate halves, 10 before early stopping) means about 25 and
+80 updates. On a few hundred clips an epoch is 1 to 3 updates and the same
+patience ends training after a few dozen updates. This script compares, on
+the same folds and seeds:
+
+- ``paper``: the defaults as they are (batch 96, patience in epochs);
+- ``batch32``: batch 32, patience in epochs;
+- ``log-gain32``: batch 32, patience 5 epochs to halve the learning rate and
+  20 to stop, on log magnitudes minus each clip's mean log magnitude
+  (unstandardized; the first batch norm rescales them);
+- ``updates``: a batch capped so that an epoch has at least 8 updates
+  (``min(96, max(16, n_train // 8))``), and the patience converted from
+  updates (25 to halve the learning rate, 80 to stop) into epochs for the
+  fold's training size;
+
+on :func:`~sklearn_allconv.datasets.make_acoustic_scenes` sets of several
+sizes (clips per location), with :class:`~sklearn.model_selection.GroupKFold`
+over locations, scored by mean class-wise accuracy. A logistic regression on
+per-bin mean and standard deviation of the standardized STFT is the floor to
+beat.
+
+``python benchmarks/bench_recipes.py --sizes 4 12 --seeds 0 1 2``
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+from _common import environment, parse_args, print_table, write_json
+
+# isort: split
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_allconv import SceneClassifier, STFTTransformer
+from sklearn_allconv.datasets import make_acoustic_scenes
+from sklearn_allconv.metrics import mean_class_wise_accuracy
+
+VALID_FRACTION = 0.2  # the estimators' default validation split
+
+
+def _recipe(name: str, n_train: int) -> dict[str, Any]:
+    if name == "paper":
+        return {}
+    if name == "batch32":
+        return {"batch_size": 32}
+    if name == "updates":
+        n_fit = int(n_train * (1 - VALID_FRACTION))
+        batch = min(96, max(16, n_fit // 8))
+        per_epoch = math.ceil(n_fit / batch)
+        return {
+            "batch_size": batch,
+            "callbacks__lr_plateau__patience": math.ceil(25 / per_epoch),
+            "callbacks__early_stopping__patience": math.ceil(80 / per_epoch),
+        }
+    if name == "log-gain32":
+        return {
+            "batch_size": 32,
+            "callbacks__lr_plateau__patience": 5,
+            "callbacks__early_stopping__patience": 20,
+        }
+    raise ValueError(f"unknown recipe {name!r}")
+
+
+def main() -> None:
+    def extra(parser):
+        parser.add_argument("--sizes", type=int, nargs="+", default=[4, 12])
+        parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+        parser.add_argument(
+            "--recipes", nargs="+", default=["paper", "batch32", "updates"]
+        )
+
+    args = parse_args("bench_recipes", __doc__.splitlines()[0], extra)
+    results: dict[str, dict[str, list[float]]] = {}
+    epochs: dict[str, dict[str, list[int]]] = {}
+    start = time.perf_counter()
+    for size in args.sizes:
+        clips, y, groups = make_acoustic_scenes(
+            n_clips_per_location=size, random_state=0
+        )
+        folds = list(GroupKFold(4).split(clips, y, groups))
+        features = []
+        for train, _ in folds:
+            stft = STFTTransformer().fit(clips[train])
+            features.append(stft.transform(clips))
+        log_gain = STFTTransformer(
+            compression="log-gain", standardize=False
+        ).fit_transform(clips)
+        key = f"{len(y)} clips"
+        results[key], epochs[key] = {}, {}
+        statistics = [
+            np.array([np.r_[c.mean(0), c.std(0)] for c in f]) for f in features
+        ]
+        logistic = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        results[key]["logistic"] = [
+            float(
+                np.mean(
+                    [
+                        mean_class_wise_accuracy(
+                            y[test], logistic.fit(s[train], y[train]).predict(s[test])
+                        )
+                        for s, (train, test) in zip(statistics, folds, strict=True)
+                    ]
+                )
+            )
+        ]
+        for recipe in args.recipes:
+            results[key][recipe], epochs[key][recipe] = [], []
+            for seed in args.seeds:
+                scores = []
+                for f, (train, test) in zip(features, folds, strict=True):
+                    if recipe.startswith("log-gain"):
+                        f = log_gain
+                    clf = SceneClassifier(
+                        random_state=seed, n_threads=1, **_recipe(recipe, len(train))
+                    )
+                    clf.fit(f[train], y[train], groups=groups[train])
+                    scores.append(
+                        mean_class_wise_accuracy(y[test], clf.predict(f[test]))
+                    )
+                    epochs[key][recipe].append(len(clf.history))
+                results[key][recipe].append(float(np.mean(scores)))
+                print(
+                    f"{key}, {recipe}, seed {seed}: {results[key][recipe][-1]:.3f} "
+                    f"({time.perf_counter() - start:.0f} s)",
+                    flush=True,
+                )
+    rows = [
+        [
+            key,
+            recipe,
+            f"{100 * np.mean(v):.1f} %",
+            f"{100 * np.std(v):.1f}",
+            f"{np.median(epochs[key].get(recipe, [0])):.0f}",
+        ]
+        for key, by_recipe in results.items()
+        for recipe, v in by_recipe.items()
+    ]
+    print_table(
+        "Mean class-wise accuracy, GroupKFold(4) over locations",
+        ["data", "recipe", "accuracy", "std over seeds (pp)", "epochs (median)"],
+        rows,
+    )
+    write_json(
+        args.output,
+        {
+            "environment": environment(),
+            "seeds": args.seeds,
+            "class_wise_accuracy": results,
+            "epochs": epochs,
+            "seconds": time.perf_counter() - start,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

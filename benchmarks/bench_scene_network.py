@@ -1,0 +1,147 @@
+"""The network with the library's defaults on a set made by ``make_eval_sets.py``.
+
+By default, the system a user builds first, ``Pipeline([("stft", STFTTransformer()),
+("clf", SceneClassifier())])`` with nothing changed but the seed, on the
+set's four folds by location (the locations of the training clips are passed
+as ``groups``, so the validation split keeps each location on one side). The
+score is the DCASE 2016 Task 1 class-wise accuracy, averaged over folds, as in
+``bench_baselines.py`` and ``bench_pyaudioanalysis.py``; the table gives the
+mean and standard deviation over seeds, and the epochs each fit ran.
+
+Spectrograms are cached per clip in a temporary :class:`joblib.Memory`, so
+the four folds and the seeds compute each clip's STFT once; the statistics
+that standardize them are still those of each fold's training clips.
+
+``--set NAME=VALUE ...`` changes parameters of the classifier, to compare
+recipes on the same folds and seeds.
+
+``python benchmarks/bench_scene_network.py --data benchmarks/data/scenes-small``
+"""
+
+from __future__ import annotations
+
+import ast
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from _common import ROOT, environment, parse_args, print_table, write_json
+
+# isort: split
+import soundfile
+from joblib import Memory
+from sklearn.pipeline import Pipeline
+
+from sklearn_allconv import SceneClassifier, STFTTransformer
+from sklearn_allconv.datasets import load_tut_acoustic_scenes_2016
+from sklearn_allconv.metrics import mean_class_wise_accuracy
+
+
+def main() -> None:
+    def extra(parser):
+        parser.add_argument(
+            "--data",
+            type=Path,
+            default=ROOT / "benchmarks" / "data" / "scenes-small",
+            help="folder made by make_eval_sets.py (default: %(default)s)",
+        )
+        parser.add_argument(
+            "--seeds",
+            type=int,
+            nargs="+",
+            default=[0, 1, 2],
+            help="random_state values",
+        )
+        parser.add_argument(
+            "--compression",
+            choices=["none", "log", "log-gain"],
+            default="none",
+            help="none: the library's standardized magnitudes; log, log-gain: "
+            "STFTTransformer(compression=..., standardize=False) (the network's "
+            "first batch norm rescales them); "
+            "log-gain: log, minus each clip's mean log magnitude (gain invariance)",
+        )
+        parser.add_argument(
+            "--set",
+            nargs="+",
+            default=[],
+            metavar="NAME=VALUE",
+            help="SceneClassifier parameters to change, e.g. batch_size=32 "
+            "callbacks__early_stopping__patience=30 (values are Python literals)",
+        )
+
+    args = parse_args("bench_scene_network", __doc__.splitlines()[0], extra)
+    changes = {
+        name: ast.literal_eval(value)
+        for name, value in (item.split("=", 1) for item in args.set)
+    }
+    data = load_tut_acoustic_scenes_2016(args.data)
+    rate = soundfile.info(data.data[0]).samplerate
+    y, groups = data.target, np.asarray(data.groups)
+    print(f"{len(y)} clips, {len(data.target_names)} scenes", flush=True)
+    scores: dict[int, list[float]] = {}
+    epochs: dict[int, list[int]] = {}
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as cache:
+        memory = Memory(cache, verbose=0)
+        for seed in args.seeds:
+            scores[seed], epochs[seed] = [], []
+            for train, test in data.cv.split(data.data, y):
+                compressed = args.compression != "none"
+                stft = STFTTransformer(
+                    sample_rate=rate,
+                    memory=memory,
+                    compression=args.compression if compressed else None,
+                    standardize=not compressed,
+                )
+                steps = [
+                    ("stft", stft),
+                    ("clf", SceneClassifier(random_state=seed, **changes)),
+                ]
+                pipe = Pipeline(steps)
+                pipe.fit(data.data[train], y[train], clf__groups=groups[train])
+                predicted = pipe.predict(data.data[test])
+                scores[seed].append(mean_class_wise_accuracy(y[test], predicted))
+                epochs[seed].append(len(pipe[-1].history))
+                print(
+                    f"seed {seed}: fold {len(scores[seed])} "
+                    f"{scores[seed][-1]:.3f} after {epochs[seed][-1]} epochs "
+                    f"({time.perf_counter() - start:.0f} s)",
+                    flush=True,
+                )
+    means = [float(np.mean(s)) for s in scores.values()]
+    print_table(
+        f"SceneClassifier defaults on {args.data.name}, folds by location",
+        ["system", "class-wise accuracy", "std over seeds (pp)", "epochs (median)"],
+        [
+            [
+                "network, "
+                + " ".join(
+                    [args.compression] * (args.compression != "none") + args.set
+                    or ["library defaults"]
+                ),
+                f"{100 * np.mean(means):.1f} %",
+                f"{100 * np.std(means):.1f}",
+                f"{np.median(sum(epochs.values(), [])):.0f}",
+            ]
+        ],
+    )
+    write_json(
+        args.output,
+        {
+            "environment": environment(),
+            "data": str(args.data),
+            "n_clips": len(y),
+            "changes": changes,
+            "compression": args.compression,
+            "fold_class_wise_accuracy": scores,
+            "epochs": epochs,
+            "class_wise_accuracy": float(np.mean(means)),
+            "seconds": time.perf_counter() - start,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()
