@@ -22,7 +22,7 @@ from sklearn.pipeline import Pipeline
 from torch import nn
 
 from ._optional import import_optional
-from .features import STFTTransformer
+from .features import LOG_FLOOR, STFTTransformer
 from .network import AllConvNet, frame_mask
 
 __all__ = ["TorchSTFT", "export_onnx"]
@@ -33,8 +33,10 @@ class TorchSTFT(nn.Module):
 
     Frames of ``n_fft_`` samples every ``hop_length_`` samples (no centring),
     a periodic Hann window, the magnitudes of the first ``n_fft_ // 2 + 1``
-    bins of the discrete Fourier transform, then ``(magnitude - mean_) /
-    scale_`` per bin in float32 when the transformer standardizes: what
+    bins of the discrete Fourier transform, the transformer's ``compression``
+    (``log(magnitude + LOG_FLOOR)``, for ``"log-gain"`` minus the mean over
+    the clip's valid frames and bins), then ``(value - mean_) / scale_`` per
+    bin in float32 when the transformer standardizes: what
     :meth:`STFTTransformer.transform <sklearn_allconv.STFTTransformer.transform>`
     computes on mono float32 audio at the transformer's sample rate, as
     exportable torch operations.
@@ -79,6 +81,7 @@ class TorchSTFT(nn.Module):
         self.n_fft = int(stft.n_fft_)
         self.hop_length = int(stft.hop_length_)
         self.n_bins = int(stft.n_bins_)
+        self.compression = stft.compression
         samples = torch.arange(self.n_fft, dtype=torch.float64)
         bins = torch.arange(self.n_bins, dtype=torch.float64)
         angles = (2 * torch.pi / self.n_fft) * torch.outer(samples, bins)
@@ -94,7 +97,9 @@ class TorchSTFT(nn.Module):
         self.register_buffer("offset", torch.from_numpy(offset))
         self.register_buffer("factor", torch.from_numpy(factor))
 
-    def forward(self, audio: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, audio: torch.Tensor, n_frames: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Compute the (standardized) STFT magnitudes of equal-length clips.
 
         Parameters
@@ -102,6 +107,10 @@ class TorchSTFT(nn.Module):
         audio : Tensor of shape (batch, samples)
             Mono float32 audio at the transformer's sample rate, at least
             ``n_fft`` samples.
+        n_frames : Tensor of int, shape (batch,), optional
+            Valid frames of each clip when the clips are padded: the gain of
+            ``compression="log-gain"`` is then the mean over those frames
+            only. Without it every frame is the clip's.
 
         Returns
         -------
@@ -112,6 +121,19 @@ class TorchSTFT(nn.Module):
         spectrum = frames @ self.basis
         real, imaginary = spectrum[..., : self.n_bins], spectrum[..., self.n_bins :]
         magnitudes = torch.sqrt(real * real + imaginary * imaginary)
+        if self.compression is not None:
+            magnitudes = torch.log(magnitudes + LOG_FLOOR)
+        if self.compression == "log-gain":
+            if n_frames is None:
+                gain = magnitudes.mean(dim=(1, 2), keepdim=True)
+            else:
+                mask = frame_mask(n_frames, magnitudes.shape[1]).transpose(1, 2)
+                total = (magnitudes * mask.to(magnitudes.dtype)).sum(
+                    dim=(1, 2), keepdim=True
+                )
+                counts = (n_frames * self.n_bins).to(magnitudes.dtype)
+                gain = total / counts[:, None, None]
+            magnitudes = magnitudes - gain
         return (magnitudes - self.offset) * self.factor
 
 
@@ -138,7 +160,6 @@ class _InferenceGraph(nn.Module):
         if self.stft is None:
             features, n_frames = inputs, lengths
         else:
-            features = self.stft(inputs)
             n_frames = (
                 torch.div(
                     lengths - self.stft.n_fft,
@@ -147,6 +168,7 @@ class _InferenceGraph(nn.Module):
                 )
                 + 1
             )
+            features = self.stft(inputs, n_frames)
         frames, valid = self.network.embed_frames(features, n_frames)
         mask = frame_mask(valid, frames.shape[1])
         embedding = self.network.pool(frames.transpose(1, 2), valid, mask)

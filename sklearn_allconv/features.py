@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from ._validation import as_clip_sources, describe_clip, is_path, load_clip
 from .feature_store import FeatureStore, FeatureStoreWriter
 
-__all__ = ["STFTTransformer", "stft_geometry"]
+__all__ = ["LOG_FLOOR", "STFTTransformer", "stft_geometry"]
 
 
 def stft_geometry(
@@ -75,7 +75,7 @@ _ANALYSIS_PARAMS = (
 # Added to the magnitudes before the log of ``compression``: the log of digital
 # silence is then log(1e-6) = -13.8 rather than -inf, about 120 dB below the
 # magnitudes of a full-scale tone, and the value measured in the benchmarks.
-_LOG_EPS = 1e-6
+LOG_FLOOR = 1e-6
 
 # Frames per block of the STFT and of the statistics: temporaries of about a
 # megabyte at 44.1 kHz, which stay in the CPU caches.
@@ -611,7 +611,7 @@ def _process_clip(
 
 def _compress(frames: np.ndarray, *, gain: bool) -> None:
     """Log-compress magnitudes in place; with ``gain``, minus the clip's mean."""
-    frames += np.float32(_LOG_EPS)
+    frames += np.float32(LOG_FLOOR)
     np.log(frames, out=frames)
     if gain:
         frames -= np.float32(frames.mean(dtype=np.float64))

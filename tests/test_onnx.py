@@ -178,3 +178,35 @@ def test_export_command_writes_a_graph(scene_pipeline, tmp_path, capsys):
     np.testing.assert_allclose(
         proba, scene_pipeline.predict_proba(audio), rtol=0, atol=1e-4
     )
+
+
+@pytest.mark.parametrize("compression", ["log", "log-gain"])
+def test_torch_stft_compresses_like_the_transformer(compression):
+    clips = _clips(n_clips=3)
+    stft = STFTTransformer(sample_rate=RATE, compression=compression).fit(clips)
+    rng = np.random.default_rng(4)
+    audio = (0.5 * rng.standard_normal((2, 6000))).astype(np.float32)
+    audio[1] *= 10  # another gain: log-gain removes it, log does not
+    expected = stft.transform(audio)
+    got = TorchSTFT(stft)(torch.from_numpy(audio)).numpy()
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
+
+
+def test_onnx_graph_of_a_log_gain_pipeline_masks_the_gain_of_padded_clips(tmp_path):
+    # The gain is each clip's mean over its own frames: padding must not enter it.
+    clips = _clips()
+    pipeline = make_pipeline(
+        STFTTransformer(sample_rate=RATE, compression="log-gain"),
+        SceneClassifier(
+            train_split=None, max_epochs=3, module__n_filters=12, random_state=0
+        ),
+    ).fit(clips, ["a", "b", "c"] * 4)
+    path = tmp_path / "log_gain.onnx"
+    export_onnx(pipeline, path)
+    session = onnxruntime.InferenceSession(str(path))
+    rng = np.random.default_rng(5)
+    lengths = _lengths(pipeline)
+    test = [(0.3 * rng.standard_normal(n)).astype(np.float32) for n in lengths]
+    proba, embedding, _, _ = _run(session, test)
+    np.testing.assert_allclose(proba, pipeline.predict_proba(test), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(embedding, pipeline.transform(test), rtol=0, atol=1e-4)
