@@ -63,6 +63,14 @@ def main() -> None:
             "log-gain: log, minus each clip's mean log magnitude (gain invariance)",
         )
         parser.add_argument(
+            "--valid",
+            choices=["groups", "clips"],
+            default="groups",
+            help="groups: fit gets the training clips' locations, so the "
+            "validation split holds out whole locations; clips: fit gets no "
+            "groups, so it holds out clips",
+        )
+        parser.add_argument(
             "--set",
             nargs="+",
             default=[],
@@ -100,7 +108,10 @@ def main() -> None:
                     ("clf", SceneClassifier(random_state=seed, **changes)),
                 ]
                 pipe = Pipeline(steps)
-                pipe.fit(data.data[train], y[train], clf__groups=groups[train])
+                fit_groups = (
+                    {"clf__groups": groups[train]} if args.valid == "groups" else {}
+                )
+                pipe.fit(data.data[train], y[train], **fit_groups)
                 predicted = pipe.predict(data.data[test])
                 scores[seed].append(mean_class_wise_accuracy(y[test], predicted))
                 epochs[seed].append(len(pipe[-1].history))
@@ -135,6 +146,7 @@ def main() -> None:
             "n_clips": len(y),
             "changes": changes,
             "compression": args.compression,
+            "valid": args.valid,
             "fold_class_wise_accuracy": scores,
             "epochs": epochs,
             "class_wise_accuracy": float(np.mean(means)),

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
 from sklearn.model_selection import (
     GroupShuffleSplit,
     ShuffleSplit,
+    StratifiedGroupKFold,
     StratifiedShuffleSplit,
 )
 from skorch.dataset import ValidSplit
+from torch.utils.data import Subset
 
 __all__ = ["GroupValidSplit"]
 
@@ -21,16 +24,23 @@ class GroupValidSplit:
     Used as ``train_split`` by the estimators: it holds out ``valid_size`` of the
     training clips for early stopping and the learning-rate schedule. When the
     estimator's ``fit`` receives ``groups`` (recording or location ids), whole
-    groups are held out (:class:`~sklearn.model_selection.GroupShuffleSplit`),
-    so clips of one recording never sit on both sides.
+    groups are held out, so clips of one recording never sit on both sides.
 
     Parameters
     ----------
     valid_size : float, default=0.2
         Fraction of the clips (of the groups, when groups are given) held out.
     stratified : bool, default=False
-        Stratify the split by class when no groups are given. Falls back to an
-        unstratified split when a class has fewer than two clips.
+        Stratify the split by class (single-label targets). Without groups,
+        a :class:`~sklearn.model_selection.StratifiedShuffleSplit`, falling back
+        to an unstratified split when a class has fewer than two clips. With
+        groups, a fold of a shuffled
+        :class:`~sklearn.model_selection.StratifiedGroupKFold` with
+        ``round(1 / valid_size)`` folds that leaves every class in training, so
+        the held-out groups are spread over the classes; a plain
+        :class:`~sklearn.model_selection.GroupShuffleSplit` when there are fewer
+        groups (or clips of the largest class) than folds. Unstratified group
+        splits use ``GroupShuffleSplit``.
     random_state : int, RandomState instance or None, default=None
         Seed of the split. None uses the seed the estimator derives from its own
         ``random_state``.
@@ -86,6 +96,20 @@ class GroupValidSplit:
                     "Pass more groups, or train_split=None to train on all data "
                     "without early stopping."
                 )
+            groups = np.asarray(groups)
+            if (
+                self.stratified
+                and y is not None
+                and np.ndim(y) == 1
+                and len(np.unique(groups)) >= _n_folds(self.valid_size)
+                # StratifiedGroupKFold needs a class with a clip in every fold.
+                and np.unique(y, return_counts=True)[1].max()
+                >= _n_folds(self.valid_size)
+            ):
+                train, valid = _stratified_group_split(
+                    np.asarray(y), groups, self.valid_size, seed
+                )
+                return Subset(dataset, train), Subset(dataset, valid)
             cv = GroupShuffleSplit(
                 n_splits=1, test_size=self.valid_size, random_state=seed
             )
@@ -104,3 +128,38 @@ class GroupValidSplit:
             f"{type(self).__name__}(valid_size={self.valid_size}, "
             f"stratified={self.stratified}, random_state={self.random_state})"
         )
+
+
+def _n_folds(valid_size: float) -> int:
+    """Folds of the stratified group split that hold out ``valid_size`` each."""
+    return max(2, round(1 / valid_size))
+
+
+def _stratified_group_split(
+    y: np.ndarray, groups: np.ndarray, valid_size: float, seed: Any
+) -> tuple[np.ndarray, np.ndarray]:
+    """Hold out whole groups, about ``valid_size`` of each class.
+
+    The first fold of a shuffled :class:`~sklearn.model_selection.
+    StratifiedGroupKFold` with ``round(1 / valid_size)`` folds whose training
+    part keeps every class. A random group split can hold out most of one
+    class's groups (with three locations of a scene, two of them) and leave the
+    network few recordings of it to learn from; this one spreads the held-out
+    groups over the classes.
+    """
+    cv = StratifiedGroupKFold(
+        n_splits=_n_folds(valid_size), shuffle=True, random_state=seed
+    )
+    with warnings.catch_warnings():
+        # "The least populated class has only k members": expected with few
+        # recordings per class; the check below keeps every class in training.
+        warnings.simplefilter("ignore", UserWarning)
+        for train, valid in cv.split(np.zeros(len(y)), y, groups):
+            if len(np.unique(y[train])) == len(np.unique(y)):
+                return train, valid
+    raise ValueError(
+        "The internal validation split cannot hold out whole groups without "
+        "taking every group of some class out of training. Pass more groups "
+        "per class, fit without groups (the split then holds out clips), or "
+        "train_split=None to train on all data without early stopping."
+    )

@@ -98,6 +98,42 @@ def test_internal_validation_split_keeps_groups_on_one_side(scenes):
     assert len(valid.indices) > 0
 
 
+def test_stratified_group_split_spreads_held_out_groups_over_the_classes():
+    # 6 classes with 3 groups each, as one training fold of 4 locations per scene:
+    # a random group split of 20 % holds out 4 groups, often 2 of one class.
+    y = np.repeat(np.arange(6), 30)
+    groups = np.repeat(np.arange(18), 10)
+    dataset = np.arange(len(y))
+    for seed in range(20):
+        train, valid = GroupValidSplit(0.2, stratified=True)(
+            dataset, y, groups=groups, random_state=seed
+        )
+        assert set(groups[train.indices]).isdisjoint(groups[valid.indices])
+        assert sorted([*train.indices, *valid.indices]) == list(dataset)
+        held_out = np.unique(groups[valid.indices])
+        assert len(held_out) in (3, 4)
+        # at most one group of each class held out, every class in training
+        assert max(np.bincount(held_out // 3, minlength=6)) == 1
+        assert set(y[train.indices]) == set(y)
+
+
+def test_stratified_group_split_keeps_every_class_in_training_or_says_why():
+    # Class 2 has a single group: the split never holds it out.
+    y = np.array([0] * 8 + [1] * 8 + [2] * 4)
+    groups = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 8, 8])
+    for seed in range(10):
+        train, _ = GroupValidSplit(0.2, stratified=True)(
+            np.arange(len(y)), y, groups=groups, random_state=seed
+        )
+        assert set(y[train.indices]) == {0, 1, 2}
+    # Every class in a single group: no fold leaves all classes in training.
+    y, groups = np.repeat(np.arange(5), 10), np.repeat(np.arange(5), 10)
+    with pytest.raises(ValueError, match="every group of some class"):
+        GroupValidSplit(0.2, stratified=True)(
+            np.arange(len(y)), y, groups=groups, random_state=0
+        )
+
+
 def test_groups_reach_the_validation_split_but_not_the_network(scenes):
     X, y, groups = scenes
     seen = {}
