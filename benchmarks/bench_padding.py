@@ -58,7 +58,7 @@ def efficiency(
     X = np.empty(len(frames), dtype=object)
     X[:] = [np.zeros((n, 1), dtype=np.float32) for n in frames]
     y = np.zeros(len(frames), dtype=np.int64)
-    clf = SceneClassifier(bucketing=bucketing, device="cpu")
+    clf = SceneClassifier(bucketing=bucketing, batch_size=96, device="cpu")
     loader = clf.get_iterator(clf.get_dataset(X, y), training=training)
     torch.manual_seed(0)
     per_epoch = []

@@ -387,14 +387,19 @@ def _fit(args: argparse.Namespace) -> int:
     estimator = AudioTagger if multi_label else SceneClassifier
     params: dict[str, Any] = {
         "max_epochs": args.epochs,
-        "batch_size": args.batch_size,
         "lr": args.lr,
         "device": args.device,
         "random_state": args.seed,
         "verbose": int(args.verbose),
         "short_clips": "pad" if args.short_clips == "pad" else "error",
-        "callbacks__early_stopping__patience": args.patience,
     }
+    # Left to the recipe unless given.
+    if args.batch_size is not None:
+        params["batch_size"] = args.batch_size
+    if args.patience is not None:
+        params["callbacks__early_stopping__patience"] = args.patience
+    if not multi_label:
+        params["recipe"] = args.recipe
     if args.validation_fraction != 0.2:  # the estimators' default split
         params["train_split"] = (
             GroupValidSplit(args.validation_fraction, stratified=not multi_label)
@@ -950,16 +955,29 @@ def _add_fit(commands: Any) -> None:
         "rate schedule; 0 trains on all files for --epochs (0.2)",
     )
     fit.add_argument(
+        "--recipe",
+        choices=["default", "paper"],
+        default="default",
+        help="scenes: the library's training recipe (batch 32, patience 5 epochs "
+        "to halve the learning rate, 20 to stop) or the paper's (batch 96, "
+        "3 and 10); taggers always train with the paper's (default)",
+    )
+    fit.add_argument(
         "--patience",
         type=_positive_int,
-        default=10,
-        help="epochs without a better validation loss before training stops (10)",
+        default=None,
+        help="epochs without a better validation loss before training stops "
+        "(the recipe's: 20, or 10 with --recipe paper and for taggers)",
     )
     fit.add_argument(
         "--epochs", type=_positive_int, default=100, help="maximal epochs (100)"
     )
     fit.add_argument(
-        "--batch-size", type=_positive_int, default=96, help="batch size (96)"
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="batch size (the recipe's: 32, or 96 with --recipe paper and for "
+        "taggers)",
     )
     fit.add_argument(
         "--n-filters", type=_positive_int, default=None, help="filters per layer (256)"

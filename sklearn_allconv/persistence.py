@@ -550,9 +550,11 @@ _NETWORK_PARAMS = {
     "lr": _real_in(0, 1e3, low_open=True),
     "max_epochs": _int_in(1, 10**6),
     "batch_size": lambda value: (
-        None if _is_int(value) and (value == -1 or 1 <= value <= 2**20)
-        else "-1 or an integer from 1 to 2**20"
+        None
+        if value == "auto" or _is_int(value) and (value == -1 or 1 <= value <= 2**20)
+        else "'auto', -1 or an integer from 1 to 2**20"
     ),
+    "recipe": _one_of("default", "paper"),
     "train_split": _split,
     "predict_nonlinearity": lambda value: (
         None if value in ("auto", None) or value is batch_independent_sigmoid

@@ -349,7 +349,9 @@ def _network(
     random_state: int,
 ) -> Pipeline:
     estimator = SceneClassifier if task == "scenes" else AudioTagger
-    kwargs = dict(params or {})
+    # The paper's recipe; the tagger has no other.
+    recipe = {"recipe": "paper"} if task == "scenes" else {}
+    kwargs = {**recipe, **(params or {})}
     if max_epochs is not None:
         kwargs["max_epochs"] = max_epochs
     return make_pipeline(

@@ -354,22 +354,59 @@ def _plateau_reference(valid_losses, lr, *, factor, patience, threshold=1e-4):
     return lrs
 
 
-def test_learning_rate_is_halved_after_each_plateau_of_the_validation_loss(scenes):
+@pytest.mark.parametrize("recipe, patience", [("default", 5), ("paper", 3)])
+def test_learning_rate_is_halved_after_each_plateau_of_the_validation_loss(
+    scenes, recipe, patience
+):
     X, y, groups = scenes
     clf = _small(
         SceneClassifier,
         max_epochs=20,
         lr=0.05,
+        recipe=recipe,
         callbacks=[("record", _RecordEpochs())],
         callbacks__early_stopping=None,
     ).fit(X, y, groups=groups)
     lrs = clf.history_[:, "lr"]
-    # The defaults of the paper's recipe: halve after 3 epochs without improvement.
+    # Halve after `patience` epochs without improvement.
     expected = _plateau_reference(
-        clf.history_[:, "valid_loss"], 0.05, factor=0.5, patience=3
+        clf.history_[:, "valid_loss"], 0.05, factor=0.5, patience=patience
     )
     assert lrs == pytest.approx(expected, rel=1e-12)
     assert min(lrs) < 0.05  # the run did hit a plateau
+
+
+@pytest.mark.parametrize(
+    "recipe, batch_size, plateau, stopping",
+    [("default", 32, 5, 20), ("paper", 96, 3, 10)],
+)
+def test_recipe_sets_batch_size_and_patiences_left_to_it(
+    scenes, recipe, batch_size, plateau, stopping
+):
+    X, y, _ = scenes
+    clf = SceneClassifier(recipe=recipe).initialize_callbacks()
+    callbacks = dict(clf.callbacks_)
+    assert callbacks["lr_plateau"].patience == plateau
+    assert callbacks["early_stopping"].patience == stopping
+    dataset = clf.get_dataset(np.array([np.zeros((20, 4), np.float32)] * 100))
+    assert clf.get_iterator(dataset).batch_sampler.batch_size == batch_size
+    # What is set explicitly wins over the recipe.
+    clf.set_params(batch_size=7, callbacks__early_stopping__patience=2)
+    clf.initialize_callbacks()
+    assert dict(clf.callbacks_)["early_stopping"].patience == 2
+    assert dict(clf.callbacks_)["lr_plateau"].patience == plateau
+    assert clf.get_iterator(dataset).batch_sampler.batch_size == 7
+    # The tagger keeps the paper's recipe.
+    tagger = AudioTagger().initialize_callbacks()
+    assert dict(tagger.callbacks_)["early_stopping"].patience == 10
+    assert tagger.get_iterator(dataset).batch_sampler.batch_size == 96
+
+
+@pytest.mark.parametrize("recipe", ["Paper", None, "small"])
+def test_unknown_recipe_is_refused_with_the_choices(scenes, recipe):
+    X, y, _ = scenes
+    with pytest.raises(ValueError, match="recipe must be 'default' or 'paper'"):
+        _small(SceneClassifier, max_epochs=1, recipe=recipe).fit(X, y)
 
 
 def test_early_stopping_restores_the_weights_of_the_best_validation_epoch(scenes):

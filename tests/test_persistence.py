@@ -127,6 +127,18 @@ def test_log_compression_survives_a_round_trip(tmp_path):
     )
 
 
+@pytest.mark.parametrize("recipe, batch_size", [("paper", "auto"), ("default", 5)])
+def test_the_training_recipe_survives_a_round_trip(tmp_path, recipe, batch_size):
+    rng = np.random.default_rng(0)
+    X = [rng.standard_normal((20, 6)).astype(np.float32) for _ in range(12)]
+    params = {**TINY, "batch_size": batch_size, "recipe": recipe}
+    clf = SceneClassifier(**params).fit(X, ["a", "b", "c"] * 4)
+    save_model(clf, tmp_path / "scenes.safetensors")
+    loaded = load_model(tmp_path / "scenes.safetensors")
+    assert (loaded.recipe, loaded.batch_size) == (recipe, batch_size)
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
 def test_audio_tagger_round_trip_keeps_tag_names(tmp_path):
     rng = np.random.default_rng(0)
     X = [rng.standard_normal((20, 6)).astype(np.float32) for _ in range(12)]
