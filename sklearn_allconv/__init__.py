@@ -22,9 +22,12 @@ _PUBLIC = {
     "AllConvNet": "network",
     "AudioTagger": "estimators",
     "GroupValidSplit": "model_selection",
+    "Mixup": "augment",
     "STFTTransformer": "features",
     "SceneClassifier": "estimators",
+    "SpecMask": "augment",
     "TagDetCurveDisplay": "displays",
+    "TimeShift": "augment",
     "TrainingHistoryDisplay": "displays",
     "eer_scorer": "metrics",
     "equal_error_rate": "metrics",
@@ -36,9 +39,12 @@ __all__ = [
     "AllConvNet",
     "AudioTagger",
     "GroupValidSplit",
+    "Mixup",
     "STFTTransformer",
     "SceneClassifier",
+    "SpecMask",
     "TagDetCurveDisplay",
+    "TimeShift",
     "TrainingHistoryDisplay",
     "__version__",
     "eer_scorer",
@@ -48,6 +54,7 @@ __all__ = [
 ]
 
 if _TYPE_CHECKING:
+    from .augment import Mixup, SpecMask, TimeShift
     from .displays import TagDetCurveDisplay, TrainingHistoryDisplay
     from .estimators import AudioTagger, SceneClassifier
     from .features import STFTTransformer

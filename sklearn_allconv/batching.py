@@ -10,7 +10,7 @@ put back in the order of the clips (:func:`restore_order`).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,11 +21,13 @@ from .feature_store import FeatureStore
 
 __all__ = [
     "BucketBatchSampler",
+    "ClipCrops",
     "ClipIndices",
     "ClipStore",
     "PadCollate",
     "StoreCollate",
     "clip_lengths",
+    "evenly_spaced_crops",
     "padding_efficiency",
     "restore_order",
     "root_dataset",
@@ -201,6 +203,29 @@ def _draw_crops(
     return starts, lengths
 
 
+# A batch augmentation: (X, lengths, targets) -> (X, lengths, targets).
+Augmentation = Callable[
+    [torch.Tensor, torch.Tensor, Any], tuple[torch.Tensor, torch.Tensor, Any]
+]
+
+
+def _augment(
+    augment: Sequence[Augmentation] | None,
+    n_classes: int | None,
+    X: torch.Tensor,
+    lengths: torch.Tensor,
+    targets: Any,
+) -> tuple[torch.Tensor, torch.Tensor, Any]:
+    """Apply the augmentations in order; class indices become one-hot first."""
+    if not augment:
+        return X, lengths, targets
+    if n_classes is not None:
+        targets = torch.nn.functional.one_hot(targets, n_classes).float()
+    for augmentation in augment:
+        X, lengths, targets = augmentation(X, lengths, targets)
+    return X, lengths, targets
+
+
 class PadCollate:
     """Collate (features, target) pairs into a zero-padded batch with lengths.
 
@@ -209,9 +234,11 @@ class PadCollate:
     the longest clip (paper section 3.1: "h randomly chosen within its valid
     range"); each longer clip is cut to it at a random offset, shorter clips
     are kept whole and masked. Randomness comes from torch's global
-    generator, which the estimators seed. With ``pin_memory`` the batch is
-    written straight into page-locked memory, from which it is copied to the
-    GPU asynchronously.
+    generator, which the estimators seed. The ``augment`` callables then
+    transform the padded batch in order (the estimators pass them for
+    training batches only). With ``pin_memory`` the batch is written straight
+    into page-locked memory (after the augmentations, when there are any),
+    from which it is copied to the GPU asynchronously.
 
     Parameters
     ----------
@@ -221,6 +248,13 @@ class PadCollate:
         Shortest crop: the network's minimum number of frames.
     pin_memory : bool, default=False
         Build the batch in page-locked memory.
+    augment : sequence of callables or None, default=None
+        Batch augmentations (:mod:`sklearn_allconv.augment`), each called as
+        ``X, lengths, targets = augmentation(X, lengths, targets)``.
+    n_classes : int or None, default=None
+        With ``augment``: turn class-index targets into one-hot float
+        probabilities over this many classes before the augmentations, so
+        that they can be mixed. None passes the targets as they are.
 
     Examples
     --------
@@ -238,10 +272,14 @@ class PadCollate:
         random_crop: bool = False,
         min_frames: int = 1,
         pin_memory: bool = False,
+        augment: Sequence[Augmentation] | None = None,
+        n_classes: int | None = None,
     ) -> None:
         self.random_crop = random_crop
         self.min_frames = min_frames
         self.pin_memory = pin_memory
+        self.augment = augment
+        self.n_classes = n_classes
 
     def __call__(self, batch: Sequence[tuple[np.ndarray, Any]]) -> tuple[dict, Any]:
         """Collate one batch.
@@ -266,7 +304,7 @@ class PadCollate:
             min_frames=self.min_frames,
         )
         shape = (len(clips), int(lengths.max()), clips[0].shape[1])
-        if self.pin_memory:
+        if self.pin_memory and not self.augment:
             X = torch.empty(shape, dtype=torch.float32, pin_memory=True)
         else:
             # numpy backs large arrays with huge pages where the system allows
@@ -280,7 +318,12 @@ class PadCollate:
             row[:length] = clip[start : start + length]
             row[length:] = 0.0
         targets = default_collate([target for _, target in batch])
-        return {"X": X, "lengths": torch.from_numpy(lengths)}, targets
+        X, frames, targets = _augment(
+            self.augment, self.n_classes, X, torch.from_numpy(lengths), targets
+        )
+        if self.pin_memory and self.augment:
+            X = X.pin_memory()
+        return {"X": X, "lengths": frames}, targets
 
 
 class ClipStore:
@@ -417,8 +460,9 @@ def root_dataset(dataset: Any) -> Any:
 class StoreCollate:
     """Collate (store index, target) pairs into a padded batch gathered on the device.
 
-    Draws the same crops as :class:`PadCollate` from the same generator, so
-    that both give identical batches.
+    Draws the same crops and augmentations as :class:`PadCollate` from the
+    same generator, so that both give identical batches; the augmentations
+    run on the device.
 
     Parameters
     ----------
@@ -428,14 +472,27 @@ class StoreCollate:
         Crop the clips of each batch to a random common length.
     min_frames : int, default=1
         Shortest crop: the network's minimum number of frames.
+    augment : sequence of callables or None, default=None
+        Batch augmentations, as for :class:`PadCollate`.
+    n_classes : int or None, default=None
+        One-hot class targets before the augmentations, as for
+        :class:`PadCollate`.
     """
 
     def __init__(
-        self, store: ClipStore, *, random_crop: bool = False, min_frames: int = 1
+        self,
+        store: ClipStore,
+        *,
+        random_crop: bool = False,
+        min_frames: int = 1,
+        augment: Sequence[Augmentation] | None = None,
+        n_classes: int | None = None,
     ) -> None:
         self.store = store
         self.random_crop = random_crop
         self.min_frames = min_frames
+        self.augment = augment
+        self.n_classes = n_classes
 
     def __call__(self, batch: Sequence[tuple[int, Any]]) -> tuple[dict, Any]:
         """Collate one batch.
@@ -461,7 +518,98 @@ class StoreCollate:
         )
         X = self.store.batch(indices, starts, lengths)
         targets = default_collate([target for _, target in batch])
-        return {"X": X, "lengths": torch.from_numpy(lengths)}, targets
+        X, frames, targets = _augment(
+            self.augment, self.n_classes, X, torch.from_numpy(lengths), targets
+        )
+        return {"X": X, "lengths": frames}, targets
+
+
+def evenly_spaced_crops(
+    lengths: Sequence[int] | np.ndarray, n_crops: int, *, min_frames: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Place ``n_crops`` crops per clip, evenly spaced, for test-time averaging.
+
+    A clip of ``n`` frames gives ``n_crops`` crops of ``n // 2`` frames (about
+    the mean length of a random training crop, drawn uniformly between
+    ``min_frames`` and the clip's length) whose first frames are evenly spaced
+    from the start of the clip to ``n - n // 2``, so that the first crop
+    starts the clip and the last one ends it. A clip shorter than
+    ``2 * min_frames`` frames, whose half would be too short for the network,
+    gives one crop: the whole clip.
+
+    Parameters
+    ----------
+    lengths : sequence of int
+        Frames of each clip.
+    n_crops : int
+        Crops per clip, at least 1; 1 gives each whole clip.
+    min_frames : int
+        The network's minimum number of frames.
+
+    Returns
+    -------
+    clips : ndarray of int64
+        The clip each crop is taken from, in increasing order.
+    starts : ndarray of int64
+        The first frame of each crop.
+    crop_lengths : ndarray of int64
+        The frames of each crop.
+
+    Examples
+    --------
+    >>> from sklearn_allconv.batching import evenly_spaced_crops
+    >>> clips, starts, lengths = evenly_spaced_crops([100, 20], 3, min_frames=15)
+    >>> clips.tolist(), starts.tolist(), lengths.tolist()
+    ([0, 0, 0, 1], [0, 25, 50, 0], [50, 50, 50, 20])
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    cropped = (n_crops > 1) & (lengths >= 2 * min_frames)
+    per_clip = np.where(cropped, n_crops, 1)
+    clips = np.repeat(np.arange(len(lengths)), per_clip)
+    crop_lengths = np.where(cropped, lengths // 2, lengths)[clips]
+    # k-th crop of its clip: 0 .. per_clip - 1.
+    first_row = np.concatenate([[0], np.cumsum(per_clip)[:-1]])
+    k = np.arange(len(clips)) - first_row[clips]
+    slack = lengths[clips] - crop_lengths
+    steps = np.maximum(per_clip[clips] - 1, 1)
+    starts = np.rint(k * slack / steps).astype(np.int64)
+    return clips, starts, crop_lengths
+
+
+class ClipCrops(Dataset):
+    """(crop, 0) items: frames ``starts[i]`` on of clip ``clips[i]``.
+
+    The dataset of test-time crops (:func:`evenly_spaced_crops`) that the
+    estimators predict on; clips are read and cut when a batch is made, so a
+    :class:`~sklearn_allconv.feature_store.FeatureStore` is read clip by clip.
+
+    Parameters
+    ----------
+    source : ndarray of object or FeatureStore
+        The clips, float32 arrays of shape (n_frames, n_bins).
+    clips : ndarray of int
+        The clip of ``source`` each crop comes from.
+    starts : ndarray of int
+        First frame of each crop.
+    lengths : ndarray of int
+        Frames of each crop.
+    """
+
+    def __init__(
+        self, source: Any, clips: np.ndarray, starts: np.ndarray, lengths: np.ndarray
+    ) -> None:
+        self.source = source
+        self.clips = clips
+        self.starts = starts
+        self.lengths = lengths
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int) -> tuple[np.ndarray, int]:
+        start = int(self.starts[i])
+        clip = self.source[int(self.clips[i])]
+        return clip[start : start + int(self.lengths[i])], 0
 
 
 def restore_order(outputs: list[Any], order: torch.Tensor) -> Any:
@@ -505,6 +653,8 @@ def clip_lengths(dataset: Any) -> np.ndarray:
     """
     if isinstance(dataset, Subset):
         return clip_lengths(dataset.dataset)[np.asarray(dataset.indices)]
+    if isinstance(dataset, ClipCrops):
+        return np.asarray(dataset.lengths, dtype=np.int64)
     clips = getattr(dataset, "X", None)
     if isinstance(clips, FeatureStore):
         return clips.n_frames.astype(np.int64)

@@ -37,13 +37,16 @@ from torch.utils.data import DataLoader, Dataset
 from ._device import AutoDevice, check_cuda_available, cpu_has_native_bfloat16
 from ._threads import threads
 from ._validation import check_feature_clips
+from .augment import BatchAugmentation
 from .batching import (
     BucketBatchSampler,
+    ClipCrops,
     ClipIndices,
     ClipStore,
     PadCollate,
     StoreCollate,
     clip_lengths,
+    evenly_spaced_crops,
     restore_order,
     root_dataset,
 )
@@ -139,6 +142,8 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
         precision: str = "float32",
         data_on_device: bool | str = "auto",
         n_threads: int | None = None,
+        augment: Any = None,
+        test_crops: int = 1,
         random_state: int | np.random.RandomState | None = None,
         **kwargs: Any,
     ) -> None:
@@ -154,6 +159,8 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
         self.precision = precision
         self.data_on_device = data_on_device
         self.n_threads = n_threads
+        self.augment = augment
+        self.test_crops = test_crops
         self.random_state = random_state
 
     def __sklearn_tags__(self):
@@ -246,7 +253,8 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
     def get_iterator(self, dataset: Any, training: bool = False) -> DataLoader:
         """Return a DataLoader that pads each batch and passes clip lengths.
 
-        Training batches of :class:`SceneClassifier` are random crops; set
+        Training batches of :class:`SceneClassifier` are random crops, and
+        training batches go through the ``augment`` augmentations; set
         ``iterator_train__collate_fn`` / ``iterator_valid__collate_fn`` to
         replace the collate function. With ``bucketing=True``, batches come
         from a :class:`~sklearn_allconv.batching.BucketBatchSampler` (random
@@ -259,6 +267,8 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
         kwargs = self.get_params_for(prefix)
         # Only SceneClassifier has the parameter: tagging trains on whole clips.
         random_crop = training and getattr(self, "random_crop", False)
+        augment = self._augmentations() if training else []
+        n_classes = self._one_hot_classes() if augment else None
         store = getattr(self, "_clip_store", None)
         items = dataset
         if (
@@ -269,7 +279,11 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
             # The fit's clips are on the device: batches are gathered there.
             items = ClipIndices(dataset)
             kwargs["collate_fn"] = StoreCollate(
-                store, random_crop=random_crop, min_frames=self._min_frames()
+                store,
+                random_crop=random_crop,
+                min_frames=self._min_frames(),
+                augment=augment,
+                n_classes=n_classes,
             )
         kwargs.setdefault(
             "collate_fn",
@@ -277,6 +291,8 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
                 random_crop=random_crop,
                 min_frames=self._min_frames(),
                 pin_memory=self._on_cuda(),
+                augment=augment,
+                n_classes=n_classes,
             ),
         )
         batch_size = kwargs.pop("batch_size", self.batch_size)
@@ -310,6 +326,19 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
                 kwargs.setdefault("shuffle", True)
         iterator = self.iterator_train if training else self.iterator_valid
         return iterator(items, **kwargs)
+
+    def _augmentations(self) -> list[Callable]:
+        """``augment`` as a list of callables, applied in order."""
+        if self.augment is None:
+            return []
+        if callable(self.augment):
+            return [self.augment]
+        return list(self.augment)
+
+    def _one_hot_classes(self) -> int | None:
+        """Classes of the one-hot targets that augmentations get; None when
+        the targets are already one float per output (tags)."""
+        return None
 
     def _in_parallel(self) -> bool:
         """Whether a data-parallel fit (several processes) is running."""
@@ -466,6 +495,8 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
                 "n_threads must be None (adapt to the machine's load) or a "
                 f"positive int, got {self.n_threads!r}."
             )
+        self._check_augment()
+        self._check_test_crops()
         if self.precision == "float16" and not self._on_cuda():
             warnings.warn(
                 "precision='float16' on a CPU: float16 with a gradient scaler is "
@@ -496,6 +527,41 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
                 "precision='float16', which trains with a gradient scaler.",
                 UserWarning,
                 stacklevel=4,
+            )
+
+    def _check_augment(self) -> None:
+        augment = self.augment
+        if not (
+            augment is None
+            or callable(augment)
+            or (
+                isinstance(augment, (list, tuple))
+                and all(callable(item) for item in augment)
+            )
+        ):
+            raise ValueError(
+                "augment must be None, a callable or a list of callables that "
+                "take and return a padded batch (X, lengths, targets), such as "
+                "sklearn_allconv.augment.SpecMask() or [TimeShift(), Mixup()]; "
+                f"got {augment!r}."
+            )
+        for augmentation in self._augmentations():
+            if isinstance(augmentation, BatchAugmentation):
+                augmentation.check()
+        if self._augmentations() and "collate_fn" in self.get_params_for(
+            "iterator_train"
+        ):
+            raise ValueError(
+                "augment is applied by the library's collate functions, and "
+                "iterator_train__collate_fn replaces them: call the "
+                "augmentations in your collate function and set augment=None."
+            )
+
+    def _check_test_crops(self) -> None:
+        if not _is_int(self.test_crops) or self.test_crops < 1:
+            raise ValueError(
+                "test_crops must be an integer of at least 1 (1: predict on whole "
+                f"clips), got {self.test_crops!r}."
             )
 
     def _wants_data_on_device(self, clips: np.ndarray) -> bool:
@@ -768,7 +834,13 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
         return torch.autocast(device_type=self._device_type(), dtype=dtype)
 
     def predict_proba(self, X: Any) -> np.ndarray:
-        """Class or tag probabilities of each clip, from the whole clip.
+        """Class or tag probabilities of each clip.
+
+        From the whole clip with ``test_crops=1`` (the paper); with
+        ``test_crops=n > 1``, the mean of the probabilities of ``n`` crops of
+        half the clip at evenly spaced offsets
+        (:func:`~sklearn_allconv.batching.evenly_spaced_crops`; clips shorter
+        than twice the network's minimum are predicted whole).
 
         Parameters
         ----------
@@ -780,7 +852,22 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
         ndarray of shape (n_clips, n_outputs)
             Probabilities (float32).
         """
-        return super().predict_proba(X)
+        self._check_test_crops()
+        if self.test_crops == 1:
+            return super().predict_proba(X)
+        self.check_is_fitted()
+        clips = self._check_clips(X, reset=False)
+        owners, starts, lengths = evenly_spaced_crops(
+            clip_lengths(self.get_dataset(clips)),
+            self.test_crops,
+            min_frames=self._min_frames(),
+        )
+        proba = super().predict_proba(ClipCrops(clips, owners, starts, lengths))
+        # The crops of a clip are consecutive rows: average each run of them.
+        counts = np.bincount(owners, minlength=len(clips))
+        firsts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        sums = np.add.reduceat(proba.astype(np.float64), firsts, axis=0)
+        return (sums / counts[:, None]).astype(proba.dtype)
 
     def transform(self, X: Any) -> np.ndarray:
         """Embed each clip: the network's pooled activations before the output layer.
@@ -1027,6 +1114,23 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         threads that spin while they wait for each other, which made CPU time
         grow with the machine's load (``benchmarks/bench_busy.py``). An int
         fixes the count, for runs that must repeat exactly (see Notes).
+    augment : callable, list of callables or None, default=None
+        Augmentations of the training batches, applied in order after padding
+        and cropping, never to validation or prediction batches: e.g.
+        ``[SpecMask(), Mixup()]`` from :mod:`sklearn_allconv.augment`
+        (:class:`~sklearn_allconv.augment.TimeShift`,
+        :class:`~sklearn_allconv.augment.SpecMask`,
+        :class:`~sklearn_allconv.augment.Mixup`). They receive the targets as
+        one-hot float class probabilities (the cross entropy takes mixed
+        ones). Not in the paper; None trains as the paper does.
+    test_crops : int, default=1
+        Crops per clip that :meth:`predict_proba` and :meth:`predict` average:
+        1 predicts on the whole clip (the paper); ``n > 1`` averages the
+        probabilities of ``n`` crops of half the clip's frames (about the
+        mean length of a random training crop) at evenly spaced offsets from
+        the start to the end of the clip. Clips shorter than twice the
+        network's minimum are predicted whole. :meth:`transform` and
+        :meth:`predict_proba_frames` always use whole clips.
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks. The default ones are reachable by name:
         ``callbacks__lr_plateau__patience`` (5; 3 with ``recipe="paper"``),
@@ -1154,6 +1258,8 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         precision: str = "float32",
         data_on_device: bool | str = "auto",
         n_threads: int | None = None,
+        augment: Any = None,
+        test_crops: int = 1,
         callbacks: Any = None,
         predict_nonlinearity: Any = "auto",
         warm_start: bool = False,
@@ -1181,6 +1287,8 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
             precision=precision,
             data_on_device=data_on_device,
             n_threads=n_threads,
+            augment=augment,
+            test_crops=test_crops,
             random_state=random_state,
             **kwargs,
         )
@@ -1249,6 +1357,9 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
         """
         self.check_is_fitted()
         return self._predict_from_proba(self.predict_proba(X))
+
+    def _one_hot_classes(self) -> int:
+        return self._n_outputs()
 
     def _predict_from_proba(self, proba: np.ndarray) -> np.ndarray:
         """Labels from :meth:`predict_proba` output: the most probable class."""
@@ -1320,6 +1431,15 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
     n_threads : int or None, default=None
         Intra-op threads during fit and prediction, as in
         :class:`SceneClassifier`: None adapts to the machine's load.
+    augment : callable, list of callables or None, default=None
+        Augmentations of the training batches (:mod:`sklearn_allconv.augment`),
+        as in :class:`SceneClassifier`; they receive the 0/1 tag matrix, which
+        :class:`~sklearn_allconv.augment.Mixup` turns into soft tags (the
+        binary cross entropy takes them). None trains as the paper does.
+    test_crops : int, default=1
+        Crops per clip that :meth:`predict_proba`, :meth:`predict` and
+        :meth:`score` average (sigmoid probabilities), as in
+        :class:`SceneClassifier`; 1 predicts on whole clips (the paper).
     callbacks : list of (name, callback) or None, default=None
         Extra skorch callbacks; the default ones are ``lr_plateau``,
         ``early_stopping`` and ``checkpoint`` (see :class:`SceneClassifier`).
@@ -1401,6 +1521,8 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
         precision: str = "float32",
         data_on_device: bool | str = "auto",
         n_threads: int | None = None,
+        augment: Any = None,
+        test_crops: int = 1,
         callbacks: Any = None,
         predict_nonlinearity: Any = batch_independent_sigmoid,
         warm_start: bool = False,
@@ -1428,6 +1550,8 @@ class AudioTagger(ClassifierMixin, _AllConvEstimator):
             precision=precision,
             data_on_device=data_on_device,
             n_threads=n_threads,
+            augment=augment,
+            test_crops=test_crops,
             random_state=random_state,
             **kwargs,
         )

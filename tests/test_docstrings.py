@@ -29,6 +29,7 @@ SKORCH_HOOKS = {
 
 MODULES = [
     "sklearn_allconv",
+    "sklearn_allconv.augment",
     "sklearn_allconv.baseline",
     "sklearn_allconv.batching",
     "sklearn_allconv.callbacks",
