@@ -275,6 +275,13 @@ def _inference_graph(
             f"Pipeline ending in one); got {type(estimator).__name__}."
         )
     estimator.check_is_fitted()
+    if estimator.test_crops != 1:
+        raise ValueError(
+            f"export_onnx exports whole-clip probabilities, but this estimator "
+            f"averages test_crops={estimator.test_crops!r} crops per clip in "
+            "predict_proba. Set test_crops=1 before exporting (and average "
+            "crops of the input yourself if you want them)."
+        )
     if stft is not None and not hasattr(stft, "n_fft_"):
         raise ValueError("The pipeline's STFTTransformer is not fitted: fit it first.")
     if not isinstance(estimator.module_, AllConvNet):

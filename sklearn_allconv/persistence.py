@@ -32,6 +32,7 @@ from skorch.history import History
 from ._device import check_cuda_available
 from ._state_files import read_state_file, write_state_file
 from ._version import __version__
+from .augment import BatchAugmentation, Mixup, SpecMask, TimeShift
 from .estimators import AudioTagger, SceneClassifier
 from .features import STFTTransformer, stft_geometry
 from .model_selection import GroupValidSplit
@@ -55,6 +56,11 @@ _ALLOWED_OBJECTS: dict[str, Any] = {
     "torch.optim.RMSprop": torch.optim.RMSprop,
     "torch.utils.data.DataLoader": torch.utils.data.DataLoader,
     "skorch.dataset.Dataset": skorch.dataset.Dataset,
+}
+# The batch augmentations a file may describe, rebuilt from their parameters.
+_AUGMENTATIONS: dict[str, type[BatchAugmentation]] = {
+    f"sklearn_allconv.augment.{cls.__name__}": cls
+    for cls in (TimeShift, SpecMask, Mixup)
 }
 _OBJECT, _INSTANCE = "__object__", "__instance__"
 _SPLIT_PARAMS = {"valid_size", "stratified", "random_state"}
@@ -287,6 +293,11 @@ def _describe_param(owner: str, key: str, value: Any) -> Any:
         split = {name: _describe_param(owner, key, getattr(value, name))
                  for name in sorted(_SPLIT_PARAMS)}
         return {_INSTANCE: "sklearn_allconv.GroupValidSplit", "params": split}
+    augmentation = f"sklearn_allconv.augment.{type(value).__name__}"
+    if _AUGMENTATIONS.get(augmentation) is type(value):
+        config = {name: _describe_param(owner, key, item)
+                  for name, item in value.get_config().items()}
+        return {_INSTANCE: augmentation, "params": config}
     for name, allowed in _ALLOWED_OBJECTS.items():
         if value is allowed:
             return {_OBJECT: name}
@@ -294,6 +305,14 @@ def _describe_param(owner: str, key: str, value: Any) -> Any:
         return type(value)(_describe_param(owner, key, item) for item in value)
     if isinstance(value, dict) and all(isinstance(k, str) for k in value):
         return {k: _describe_param(owner, key, item) for k, item in value.items()}
+    if key == "augment":
+        raise ValueError(
+            f"{owner}'s augment holds {value!r}, which the safe format cannot "
+            "describe: it stores only the library's TimeShift, SpecMask and "
+            "Mixup. Augmentations act in training only: set augment=None "
+            "before saving, or use pickle/joblib for files you only share "
+            "with yourself."
+        )
     raise ValueError(
         f"{owner}'s parameter {key}={value!r} cannot be saved in the safe format: "
         "it holds only numbers, strings, lists, dicts and these classes and "
@@ -408,6 +427,8 @@ def _restore_param(value: Any) -> Any:
                 f"classes and functions ({', '.join(sorted(_ALLOWED_OBJECTS))})."
             )
         return _ALLOWED_OBJECTS[name]
+    if _INSTANCE in value and value[_INSTANCE] in _AUGMENTATIONS:
+        return _restore_augmentation(value)
     if _INSTANCE in value:
         name, split = value[_INSTANCE], value.get("params")
         if (
@@ -421,6 +442,25 @@ def _restore_param(value: Any) -> Any:
             raise _InvalidModel("GroupValidSplit's random_state is not an int.")
         return GroupValidSplit(**{k: _restore_param(v) for k, v in split.items()})
     return {key: _restore_param(item) for key, item in value.items()}
+
+
+def _restore_augmentation(value: dict) -> BatchAugmentation:
+    """An augmentation of the allow-list from its plain-number parameters."""
+    cls, config = _AUGMENTATIONS[value[_INSTANCE]], value.get("params")
+    if (
+        set(value) != {_INSTANCE, "params"}
+        or not isinstance(config, dict)
+        or not all(_is_real(item) for item in config.values())
+    ):
+        raise _InvalidModel(f"a parameter describes the object {value!r}.")
+    try:
+        augmentation = cls(**config)
+        augmentation.check()
+    except (TypeError, ValueError) as exc:
+        raise _InvalidModel(
+            f"its augmentation {cls.__name__} has invalid parameters: {exc}"
+        ) from None
+    return augmentation
 
 
 def _check_model_param(class_name: str, key: str, value: Any) -> Any:
@@ -500,6 +540,17 @@ def _random_state(value: Any) -> str | None:
     return "None or an integer from 0 to 2**32 - 1"
 
 
+def _augment(value: Any) -> str | None:
+    augmentations = value if isinstance(value, list) else [value]
+    if value is None or all(
+        _AUGMENTATIONS.get(f"sklearn_allconv.augment.{type(item).__name__}")
+        is type(item)
+        for item in augmentations
+    ):
+        return None
+    return "None, or one or a list of TimeShift, SpecMask and Mixup"
+
+
 def _split(value: Any) -> str | None:
     if value is None:
         return None
@@ -566,6 +617,8 @@ _NETWORK_PARAMS = {
     "precision": _one_of("float32", "bfloat16", "float16"),
     "random_state": _random_state,
     "random_crop": _BOOL,
+    "augment": _augment,
+    "test_crops": _int_in(1, 1000),
     "threshold": _real_in(0.0, 1.0),
     "module__n_filters": _int_in(1, 2**16),
     "module__n_strided_layers": _int_in(0, 64),

@@ -151,6 +151,14 @@ def test_export_refuses_other_pipelines_and_unfitted_models(scene_pipeline, tmp_
         export_onnx(SceneClassifier(), tmp_path / "x.onnx")
 
 
+def test_export_refuses_crop_averaged_predictions(scene_pipeline, tmp_path):
+    # The graph computes whole-clip probabilities; predict_proba would not.
+    classifier = copy.deepcopy(scene_pipeline[-1]).set_params(test_crops=3)
+    with pytest.raises(ValueError, match="Set test_crops=1 before exporting"):
+        export_onnx(classifier, tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
+
+
 def test_missing_onnx_names_the_extra(scene_pipeline, tmp_path, monkeypatch):
     real_import = builtins.__import__
 
