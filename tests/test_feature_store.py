@@ -142,6 +142,12 @@ def test_fit_and_predict_on_a_store_equal_those_in_memory(audio, stored):
     np.testing.assert_array_equal(
         on_disk.predict_proba(store[3:]), in_memory.predict_proba(features[3:])
     )
+    # Test-time crops are cut from the clips as they are read.
+    on_disk.set_params(test_crops=3)
+    in_memory.set_params(test_crops=3)
+    np.testing.assert_array_equal(
+        on_disk.predict_proba(store[3:]), in_memory.predict_proba(features[3:])
+    )
 
 
 def test_cross_validation_takes_a_store(stored):

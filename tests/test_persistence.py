@@ -30,6 +30,7 @@ from sklearn_allconv import (
     save_model,
 )
 from sklearn_allconv._state_files import _tensor_digest
+from sklearn_allconv.augment import Mixup, SpecMask, TimeShift
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 8000
@@ -137,6 +138,35 @@ def test_the_training_recipe_survives_a_round_trip(tmp_path, recipe, batch_size)
     loaded = load_model(tmp_path / "scenes.safetensors")
     assert (loaded.recipe, loaded.batch_size) == (recipe, batch_size)
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    "augment", [[TimeShift(0.25), SpecMask(1, 2, 1, 3), Mixup(0.3)], Mixup(0.3)],
+    ids=["list", "one"],
+)
+def test_augment_and_test_crops_survive_a_round_trip(tmp_path, augment):
+    rng = np.random.default_rng(0)
+    X = [rng.standard_normal((int(n), 6)).astype(np.float32)
+         for n in rng.integers(16, 60, 12)]
+    y = ["a", "b", "c"] * 4
+    clf = SceneClassifier(**TINY, augment=augment, test_crops=3).fit(X, y)
+    save_model(clf, tmp_path / "scenes.safetensors")
+    loaded = load_model(tmp_path / "scenes.safetensors")
+    assert loaded.augment == augment and type(loaded.augment) is type(augment)
+    assert loaded.test_crops == 3
+    np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+def test_save_refuses_custom_augmentations(pipeline, tmp_path):
+    clf = pickle.loads(pickle.dumps(pipeline[-1]))
+    clf.set_params(augment=[Mixup(), _flip_in_time])
+    with pytest.raises(ValueError, match="stores only the library's TimeShift"):
+        save_model(clf, tmp_path / "model.safetensors")
+    assert not (tmp_path / "model.safetensors").exists()
+
+
+def _flip_in_time(X, lengths, targets):
+    return X.flip(1), lengths, targets
 
 
 def test_audio_tagger_round_trip_keeps_tag_names(tmp_path):
@@ -333,6 +363,48 @@ TAMPERINGS = {
             ),
         ),
         "names 'builtins.eval', which is not on the allow-list",
+    ),
+    "augmentation outside the allow-list": (
+        lambda path: _tamper(
+            path,
+            edit_tree=_set_param(
+                "augment", [{"__instance__": "os.system", "params": {"command": 1}}]
+            ),
+        ),
+        "a parameter describes the object",
+    ),
+    "augmentation with an unknown argument": (
+        lambda path: _tamper(
+            path,
+            edit_tree=_set_param(
+                "augment",
+                {"__instance__": "sklearn_allconv.augment.Mixup",
+                 "params": {"command": 1}},
+            ),
+        ),
+        "augmentation Mixup has invalid parameters",
+    ),
+    "augmentation out of range": (
+        lambda path: _tamper(
+            path,
+            edit_tree=_set_param(
+                "augment",
+                {"__instance__": "sklearn_allconv.augment.SpecMask",
+                 "params": {"freq_masks": -5}},
+            ),
+        ),
+        "SpecMask's freq_masks must be an integer of at least 0",
+    ),
+    "augmentation with a string argument": (
+        lambda path: _tamper(
+            path,
+            edit_tree=_set_param(
+                "augment",
+                {"__instance__": "sklearn_allconv.augment.TimeShift",
+                 "params": {"max_fraction": "__import__('os')"}},
+            ),
+        ),
+        "a parameter describes the object",
     ),
     "unknown parameter": (
         lambda path: _tamper(path, edit_tree=_set_param("exec", "print('hi')")),
@@ -594,6 +666,10 @@ REFUSED_FIELDS = {
     "no epochs": (
         lambda p: _tamper(p, edit_tree=_set_param("max_epochs", 0)),
         "'max_epochs' of SceneClassifier",
+    ),
+    "too many test crops": (
+        lambda p: _tamper(p, edit_tree=_set_param("test_crops", 10**6)),
+        "'test_crops' of SceneClassifier",
     ),
     "huge batches": (
         lambda p: _tamper(p, edit_tree=_set_param("batch_size", 10**12)),
