@@ -17,6 +17,7 @@ both in fresh processes.
 from __future__ import annotations
 
 import argparse
+import ast
 import datetime
 import json
 import os
@@ -69,6 +70,43 @@ def parse_args(
 
         torch.set_num_threads(args.threads)
     return args
+
+
+def parse_augment(expression: str | None) -> list[Any] | None:
+    """The augmentations an ``--augment`` expression names, or None.
+
+    The expression is a comma-separated list of calls of the public names of
+    :mod:`sklearn_allconv.augment` with literal arguments, e.g.
+    ``"SpecMask(2, 20, 2, 40), Mixup(0.2)"``. It is parsed, not evaluated:
+    anything else (other names, attributes, computed arguments) is an error.
+    """
+    if not expression:
+        return None
+    from sklearn_allconv import augment
+
+    names = [name for name in augment.__all__ if name != "BatchAugmentation"]
+    tree = ast.parse(expression, mode="eval").body
+    calls = tree.elts if isinstance(tree, ast.Tuple) else [tree]
+    augmentations = []
+    for call in calls:
+        if not (
+            isinstance(call, ast.Call)
+            and isinstance(call.func, ast.Name)
+            and call.func.id in names
+        ):
+            raise SystemExit(
+                f"--augment: {ast.unparse(call)!r} is not a call of one of "
+                f"{', '.join(names)} with literal arguments."
+            )
+        try:
+            arguments = [ast.literal_eval(node) for node in call.args]
+            keywords = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+            augmentation = getattr(augment, call.func.id)(*arguments, **keywords)
+            augmentation.check()
+        except (TypeError, ValueError) as exc:
+            raise SystemExit(f"--augment: {ast.unparse(call)}: {exc}") from None
+        augmentations.append(augmentation)
+    return augmentations
 
 
 def environment() -> dict[str, Any]:

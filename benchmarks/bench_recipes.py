@@ -21,7 +21,9 @@ on :func:`~sklearn_allconv.datasets.make_acoustic_scenes` sets of several
 sizes (clips per location), with :class:`~sklearn.model_selection.GroupKFold`
 over locations, scored by mean class-wise accuracy. A logistic regression on
 per-bin mean and standard deviation of the standardized STFT is the floor to
-beat.
+beat. ``--augment "SpecMask(2, 20, 2, 40), Mixup(0.2)"`` and ``--test-crops
+N`` add the options outside the paper (:mod:`sklearn_allconv.augment`,
+``test_crops``) to every recipe.
 
 ``python benchmarks/bench_recipes.py --sizes 4 12 --seeds 0 1 2``
 """
@@ -33,7 +35,7 @@ import time
 from typing import Any
 
 import numpy as np
-from _common import environment, parse_args, print_table, write_json
+from _common import environment, parse_args, parse_augment, print_table, write_json
 
 # isort: split
 from sklearn.linear_model import LogisticRegression
@@ -78,8 +80,23 @@ def main() -> None:
         parser.add_argument(
             "--recipes", nargs="+", default=["paper", "batch32", "updates"]
         )
+        parser.add_argument(
+            "--augment",
+            default=None,
+            metavar="CALLS",
+            help="training batch augmentations for every recipe, e.g. "
+            "'SpecMask(2, 20, 2, 40), Mixup(0.2)' (default: none)",
+        )
+        parser.add_argument(
+            "--test-crops",
+            type=int,
+            default=1,
+            help="test_crops of every recipe (default: 1, whole clips)",
+        )
 
     args = parse_args("bench_recipes", __doc__.splitlines()[0], extra)
+    augment = parse_augment(args.augment)
+    options = {"augment": augment, "test_crops": args.test_crops}
     results: dict[str, dict[str, list[float]]] = {}
     epochs: dict[str, dict[str, list[int]]] = {}
     start = time.perf_counter()
@@ -121,7 +138,10 @@ def main() -> None:
                     if recipe.startswith("log-gain"):
                         f = log_gain
                     clf = SceneClassifier(
-                        random_state=seed, n_threads=1, **_recipe(recipe, len(train))
+                        random_state=seed,
+                        n_threads=1,
+                        **options,
+                        **_recipe(recipe, len(train)),
                     )
                     clf.fit(f[train], y[train], groups=groups[train])
                     scores.append(
@@ -146,7 +166,8 @@ def main() -> None:
         for recipe, v in by_recipe.items()
     ]
     print_table(
-        "Mean class-wise accuracy, GroupKFold(4) over locations",
+        "Mean class-wise accuracy, GroupKFold(4) over locations"
+        + f" (augment={augment}, test_crops={args.test_crops})",
         ["data", "recipe", "accuracy", "std over seeds (pp)", "epochs (median)"],
         rows,
     )
@@ -155,6 +176,8 @@ def main() -> None:
         {
             "environment": environment(),
             "seeds": args.seeds,
+            "augment": repr(augment),
+            "test_crops": args.test_crops,
             "class_wise_accuracy": results,
             "epochs": epochs,
             "seconds": time.perf_counter() - start,

@@ -13,7 +13,9 @@ the four folds and the seeds compute each clip's STFT once; the statistics
 that standardize them are still those of each fold's training clips.
 
 ``--set NAME=VALUE ...`` changes parameters of the classifier, to compare
-recipes on the same folds and seeds.
+recipes on the same folds and seeds (``--set test_crops=5`` for test-time
+crop averaging); ``--augment "SpecMask(2, 20, 2, 40), Mixup(0.2)"`` trains
+with batch augmentations (calls of :mod:`sklearn_allconv.augment`'s names).
 
 ``python benchmarks/bench_scene_network.py --data benchmarks/data/scenes-small``
 """
@@ -26,7 +28,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from _common import ROOT, environment, parse_args, print_table, write_json
+from _common import (
+    ROOT,
+    environment,
+    parse_args,
+    parse_augment,
+    print_table,
+    write_json,
+)
 
 # isort: split
 import soundfile
@@ -78,12 +87,21 @@ def main() -> None:
             help="SceneClassifier parameters to change, e.g. batch_size=32 "
             "callbacks__early_stopping__patience=30 (values are Python literals)",
         )
+        parser.add_argument(
+            "--augment",
+            default=None,
+            metavar="CALLS",
+            help="training batch augmentations, e.g. "
+            "'SpecMask(2, 20, 2, 40), Mixup(0.2)' (TimeShift, SpecMask, Mixup "
+            "with literal arguments; default: none)",
+        )
 
     args = parse_args("bench_scene_network", __doc__.splitlines()[0], extra)
     changes = {
         name: ast.literal_eval(value)
         for name, value in (item.split("=", 1) for item in args.set)
     }
+    augment = parse_augment(args.augment)
     data = load_tut_acoustic_scenes_2016(args.data)
     rate = soundfile.info(data.data[0]).samplerate
     y, groups = data.target, np.asarray(data.groups)
@@ -105,7 +123,12 @@ def main() -> None:
                 )
                 steps = [
                     ("stft", stft),
-                    ("clf", SceneClassifier(random_state=seed, **changes)),
+                    (
+                        "clf",
+                        SceneClassifier(
+                            random_state=seed, augment=augment, **changes
+                        ),
+                    ),
                 ]
                 pipe = Pipeline(steps)
                 fit_groups = (
@@ -129,7 +152,9 @@ def main() -> None:
             [
                 "network, "
                 + " ".join(
-                    [args.compression] * (args.compression != "none") + args.set
+                    [args.compression] * (args.compression != "none")
+                    + args.set
+                    + [f"augment={augment}"] * (augment is not None)
                     or ["library defaults"]
                 ),
                 f"{100 * np.mean(means):.1f} %",
@@ -145,6 +170,7 @@ def main() -> None:
             "data": str(args.data),
             "n_clips": len(y),
             "changes": changes,
+            "augment": repr(augment),
             "compression": args.compression,
             "valid": args.valid,
             "fold_class_wise_accuracy": scores,

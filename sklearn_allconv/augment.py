@@ -25,6 +25,7 @@ whether the batch is on the CPU or on a GPU.
 from __future__ import annotations
 
 import inspect
+import sys
 from abc import ABC, abstractmethod
 from numbers import Integral, Real
 from typing import Any, cast
@@ -134,10 +135,12 @@ def _check_real(owner: str, name: str, value: Any, low: float, high: float,
         and number <= high
     )
     if not inside:
-        interval = f"{'(' if low_open else '['}{low}, {high}]"
-        raise ValueError(
-            f"{owner}'s {name} must be a number in {interval}, got {value!r}."
+        interval = (
+            "a positive finite number"
+            if (low, low_open, high) == (0.0, True, sys.float_info.max)
+            else f"a number in {'(' if low_open else '['}{low}, {high}]"
         )
+        raise ValueError(f"{owner}'s {name} must be {interval}, got {value!r}.")
 
 
 def _valid_frames(X: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -385,9 +388,8 @@ class Mixup(BatchAugmentation):
         ValueError
             If ``alpha`` is not a positive finite number.
         """
-        _check_real("Mixup", "alpha", self.alpha, 0.0, float("inf"), low_open=True)
-        if self.alpha == float("inf"):
-            raise ValueError(f"Mixup's alpha must be finite, got {self.alpha!r}.")
+        _check_real("Mixup", "alpha", self.alpha, 0.0, sys.float_info.max,
+                    low_open=True)
 
     def _augment(
         self, X: torch.Tensor, lengths: torch.Tensor, targets: torch.Tensor

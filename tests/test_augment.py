@@ -175,9 +175,9 @@ def test_augmentations_leave_their_inputs_unchanged(augmentation):
         (TimeShift("half"), "got 'half'"),
         (SpecMask(freq_masks=-1), "SpecMask's freq_masks must be an integer"),
         (SpecMask(time_width=2.5), "SpecMask's time_width must be an integer"),
-        (Mixup(0.0), r"Mixup's alpha must be a number in \(0.0, inf\]"),
-        (Mixup(float("nan")), "Mixup's alpha"),
-        (Mixup(float("inf")), "Mixup's alpha must be finite"),
+        (Mixup(0.0), "Mixup's alpha must be a positive finite number, got 0.0"),
+        (Mixup(float("nan")), "Mixup's alpha must be a positive finite number"),
+        (Mixup(float("inf")), "Mixup's alpha must be a positive finite number"),
     ],
     ids=repr,
 )
