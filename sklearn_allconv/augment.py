@@ -143,12 +143,6 @@ def _check_real(owner: str, name: str, value: Any, low: float, high: float,
         raise ValueError(f"{owner}'s {name} must be {interval}, got {value!r}.")
 
 
-def _valid_frames(X: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """(batch, frames) boolean mask of each clip's valid frames, on X's device."""
-    positions = torch.arange(X.shape[1], device=X.device)
-    return positions < lengths.to(X.device)[:, None]
-
-
 def _draw_below(bounds: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
     """Integers drawn uniformly from 0 to ``bounds`` inclusive (CPU, int64)."""
     return (torch.rand(shape, dtype=torch.float64) * (bounds + 1)).long()
@@ -313,9 +307,9 @@ class SpecMask(BatchAugmentation):
                              (batch, self.time_masks))
         firsts = _draw_below(clip_frames - widths, (batch, self.time_masks))
         time_masked = _in_ranges(firsts, widths, n_frames, X.device)
-        masked = (time_masked[:, :, None] | freq_masked[:, None, :]) & (
-            _valid_frames(X, lengths)[:, :, None]
-        )
+        # Time masks lie within the valid frames; frequency masks also cover
+        # the padding, which is zero already.
+        masked = time_masked[:, :, None] | freq_masked[:, None, :]
         return X.masked_fill(masked, 0.0), lengths, targets
 
 

@@ -856,6 +856,9 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
         if self.test_crops == 1:
             return super().predict_proba(X)
         self.check_is_fitted()
+        if isinstance(X, Dataset):
+            # E.g. a validation Subset from a callback: crops need the clips.
+            X = [X[i][0] for i in range(len(X))]
         clips = self._check_clips(X, reset=False)
         owners, starts, lengths = evenly_spaced_crops(
             clip_lengths(self.get_dataset(clips)),

@@ -115,13 +115,16 @@ def test_spec_mask_widths_are_drawn_up_to_their_maximum():
     assert set(frame_widths.tolist()) == set(range(7))
 
 
-def test_spec_mask_time_masks_stay_inside_short_clips():
-    X, lengths, targets = _batch(lengths=[200, 16])
+def test_spec_mask_time_masks_lie_within_each_clips_valid_frames():
+    # Short clips next to a long one: each time mask is drawn within its clip,
+    # its width uniform up to the clip's length.
+    X, lengths, targets = _batch(lengths=[200] + [16] * 300, n_bins=4)
     torch.manual_seed(0)
-    for _ in range(20):
-        masked, _, _ = SpecMask(0, 0, 3, 100)(X, lengths, targets)
-        assert _padding_is_zero(masked, lengths)
-        assert torch.equal(masked[1, 16:], X[1, 16:])
+    masked, _, _ = SpecMask(0, 0, 1, 100)(X, lengths, targets)
+    assert _padding_is_zero(masked, lengths)
+    widths = (masked[1:, :16] == 0).all(dim=2).sum(dim=1).float()
+    assert set(widths.tolist()) == set(range(17))
+    assert 7.0 < float(widths.mean()) < 9.0
 
 
 def test_mixup_mixes_clips_and_targets_with_one_beta_weight():
@@ -432,6 +435,13 @@ def test_test_crops_keep_predictions_independent_of_the_batch(scenes):
     np.testing.assert_allclose(together[:6], alone, rtol=1e-5, atol=1e-6)
     shuffled = clf.set_params(bucketing=False, batch_size=3).predict_proba(X)
     np.testing.assert_allclose(shuffled, together, rtol=1e-5, atol=1e-6)
+
+
+def test_test_crops_take_a_dataset_as_whole_clip_prediction_does(scenes):
+    X, y, _ = scenes
+    clf = _fit(SceneClassifier, scenes, test_crops=3)
+    subset = torch.utils.data.Subset(clf.get_dataset(X, y), range(5, 12))
+    np.testing.assert_array_equal(clf.predict_proba(subset), clf.predict_proba(X[5:12]))
 
 
 def test_transform_ignores_test_crops(scenes):
