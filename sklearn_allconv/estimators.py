@@ -13,7 +13,7 @@ import contextlib
 import signal
 import threading
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sized
 from functools import partial
 from numbers import Integral, Real
 from types import FrameType
@@ -858,7 +858,7 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
         self.check_is_fitted()
         if isinstance(X, Dataset):
             # E.g. a validation Subset from a callback: crops need the clips.
-            X = [X[i][0] for i in range(len(X))]
+            X = [X[i][0] for i in range(len(cast(Sized, X)))]
         clips = self._check_clips(X, reset=False)
         owners, starts, lengths = evenly_spaced_crops(
             clip_lengths(self.get_dataset(clips)),
@@ -1152,7 +1152,8 @@ class SceneClassifier(ClassifierMixin, _AllConvEstimator):
     device : str, default="auto"
         Torch device; "auto" takes CUDA when available, else the CPU.
     random_state : int, RandomState instance or None, default=None
-        Seeds weight initialization, shuffling, crops and the validation split.
+        Seeds weight initialization, shuffling, crops, augmentations and the
+        validation split.
         Runs on the CPU with the same int seed give identical models (see
         Notes). Torch's global random state is left as it was.
     **kwargs
