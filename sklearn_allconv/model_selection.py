@@ -109,7 +109,7 @@ class GroupValidSplit:
                 train, valid = _stratified_group_split(
                     np.asarray(y), groups, self.valid_size, seed
                 )
-                return Subset(dataset, train), Subset(dataset, valid)
+                return Subset(dataset, train.tolist()), Subset(dataset, valid.tolist())
             cv = GroupShuffleSplit(
                 n_splits=1, test_size=self.valid_size, random_state=seed
             )
