@@ -88,6 +88,14 @@ def main() -> None:
             "callbacks__early_stopping__patience=30 (values are Python literals)",
         )
         parser.add_argument(
+            "--also-test-crops",
+            type=int,
+            default=None,
+            metavar="N",
+            help="also score each fitted pipeline with test_crops=N (test-time "
+            "averaging over N crops), on the same fits",
+        )
+        parser.add_argument(
             "--augment",
             default=None,
             metavar="CALLS",
@@ -107,12 +115,13 @@ def main() -> None:
     y, groups = data.target, np.asarray(data.groups)
     print(f"{len(y)} clips, {len(data.target_names)} scenes", flush=True)
     scores: dict[int, list[float]] = {}
+    crop_scores: dict[int, list[float]] = {}
     epochs: dict[int, list[int]] = {}
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as cache:
         memory = Memory(cache, verbose=0)
         for seed in args.seeds:
-            scores[seed], epochs[seed] = [], []
+            scores[seed], epochs[seed], crop_scores[seed] = [], [], []
             for train, test in data.cv.split(data.data, y):
                 compressed = args.compression != "none"
                 stft = STFTTransformer(
@@ -125,9 +134,7 @@ def main() -> None:
                     ("stft", stft),
                     (
                         "clf",
-                        SceneClassifier(
-                            random_state=seed, augment=augment, **changes
-                        ),
+                        SceneClassifier(random_state=seed, augment=augment, **changes),
                     ),
                 ]
                 pipe = Pipeline(steps)
@@ -138,6 +145,11 @@ def main() -> None:
                 predicted = pipe.predict(data.data[test])
                 scores[seed].append(mean_class_wise_accuracy(y[test], predicted))
                 epochs[seed].append(len(pipe[-1].history))
+                if args.also_test_crops:
+                    pipe.set_params(clf__test_crops=args.also_test_crops)
+                    crop_scores[seed].append(
+                        mean_class_wise_accuracy(y[test], pipe.predict(data.data[test]))
+                    )
                 print(
                     f"seed {seed}: fold {len(scores[seed])} "
                     f"{scores[seed][-1]:.3f} after {epochs[seed][-1]} epochs "
@@ -145,6 +157,12 @@ def main() -> None:
                     flush=True,
                 )
     means = [float(np.mean(s)) for s in scores.values()]
+    rows = [[f"{100 * np.mean(means):.1f} %", f"{100 * np.std(means):.1f}"]]
+    crop_means = [float(np.mean(s)) for s in crop_scores.values() if s]
+    if crop_means:
+        rows.append(
+            [f"{100 * np.mean(crop_means):.1f} %", f"{100 * np.std(crop_means):.1f}"]
+        )
     print_table(
         f"SceneClassifier defaults on {args.data.name}, folds by location",
         ["system", "class-wise accuracy", "std over seeds (pp)", "epochs (median)"],
@@ -155,12 +173,13 @@ def main() -> None:
                     [args.compression] * (args.compression != "none")
                     + args.set
                     + [f"augment={augment}"] * (augment is not None)
+                    + [f"test_crops={args.also_test_crops}"] * (row > 0)
                     or ["library defaults"]
                 ),
-                f"{100 * np.mean(means):.1f} %",
-                f"{100 * np.std(means):.1f}",
+                *scores_row,
                 f"{np.median(sum(epochs.values(), [])):.0f}",
             ]
+            for row, scores_row in enumerate(rows)
         ],
     )
     write_json(
@@ -176,6 +195,11 @@ def main() -> None:
             "fold_class_wise_accuracy": scores,
             "epochs": epochs,
             "class_wise_accuracy": float(np.mean(means)),
+            "test_crops": args.also_test_crops,
+            "fold_class_wise_accuracy_test_crops": crop_scores,
+            "class_wise_accuracy_test_crops": (
+                float(np.mean(crop_means)) if crop_means else None
+            ),
             "seconds": time.perf_counter() - start,
         },
     )
