@@ -169,6 +169,31 @@ def test_demo_cross_validates_both_tasks_on_the_built_in_data(capsys):
     assert quiet.err == "" and quiet.out.splitlines()[0] == out.splitlines()[0]
 
 
+class _FirstFit(Exception):
+    pass
+
+
+def test_demo_trains_scenes_with_the_library_defaults_and_the_locations(
+    monkeypatch,
+):
+    seen = {}
+
+    def first_fit(self, X, y, groups=None, **fit_params):
+        seen.update(self.get_params(deep=False), groups=groups, n_clips=len(X))
+        raise _FirstFit
+
+    monkeypatch.setattr(SceneClassifier, "fit", first_fit)
+    with pytest.raises(_FirstFit):
+        main(["demo", "--device", "cpu", "-q"])
+    defaults = SceneClassifier().get_params(deep=False)
+    for name in ("recipe", "batch_size", "max_epochs", "callbacks", "augment"):
+        assert seen[name] == defaults[name], name
+    assert repr(seen["train_split"]) == repr(defaults["train_split"])
+    # The fold's locations reach the validation split: 3 of 4 folds' worth.
+    assert seen["groups"] is not None and len(seen["groups"]) == seen["n_clips"]
+    assert len(set(seen["groups"])) == 24
+
+
 def test_fit_and_evaluate_on_dcase_2016_dataset_folders(tmp_path, capsys):
     scenes = write_tut_development(tmp_path / "tut")
     model = tmp_path / "scenes.safetensors"
