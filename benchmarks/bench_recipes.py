@@ -11,8 +11,9 @@ the same folds and seeds:
 - ``default``: the library's defaults, ``recipe="default"`` (batch 32,
   patiences of 5 and 20 epochs);
 - ``batch32``: the paper's recipe with batch 32;
-- ``log-gain``: the defaults on log magnitudes minus each clip's mean log
-  magnitude (unstandardized; the first batch norm rescales them);
+- ``log``, ``log-gain``: the defaults on log magnitudes, and on log magnitudes
+  minus each clip's mean log magnitude (unstandardized; the first batch norm
+  rescales them);
 - ``updates``: the paper's recipe with a batch capped so that an epoch has at
   least 8 updates (``min(96, max(16, n_train // 8))``), and the patience converted from
   updates (25 to halve the learning rate, 80 to stop) into epochs for the
@@ -53,7 +54,7 @@ VALID_FRACTION = 0.2  # the estimators' default validation split
 
 
 def _recipe(name: str, n_train: int) -> dict[str, Any]:
-    if name in ("default", "log-gain"):
+    if name in ("default", "log", "log-gain"):
         return {}
     if name == "paper":
         return {"recipe": "paper"}
@@ -80,7 +81,7 @@ def main() -> None:
             "--recipes",
             nargs="+",
             default=["paper", "default"],
-            choices=["paper", "default", "batch32", "updates", "log-gain"],
+            choices=["paper", "default", "batch32", "updates", "log", "log-gain"],
         )
         parser.add_argument(
             "--augment",
@@ -111,9 +112,13 @@ def main() -> None:
         for train, _ in folds:
             stft = STFTTransformer().fit(clips[train])
             features.append(stft.transform(clips))
-        log_gain = STFTTransformer(
-            compression="log-gain", standardize=False
-        ).fit_transform(clips)
+        compressed = {
+            name: STFTTransformer(compression=name, standardize=False).fit_transform(
+                clips
+            )
+            for name in ("log", "log-gain")
+            if name in args.recipes
+        }
         key = f"{len(y)} clips"
         results[key], epochs[key] = {}, {}
         statistics = [
@@ -155,8 +160,7 @@ def main() -> None:
             for seed in args.seeds:
                 scores = []
                 for f, (train, test) in zip(features, folds, strict=True):
-                    if recipe.startswith("log-gain"):
-                        f = log_gain
+                    f = compressed.get(recipe, f)
                     clf = SceneClassifier(
                         random_state=seed,
                         n_threads=1,

@@ -194,16 +194,14 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
     holds the magnitudes before ``compression``, which is applied to what it
     returns: transformers that differ only in ``compression`` share the cache.
 
-    ``compression="log-gain"`` is not the default: it was measured on one set
-    and few seeds so far. On a 360-clip scene set of 10 s clips (6 scenes,
-    folds by location; ``benchmarks/make_eval_sets.py small``) with
-    ``standardize=False``, the network's class-wise accuracy went from 49.2 %
-    (defaults, seed 0) to 54.2 % with ``"log"`` and 62.5 % with
-    ``"log-gain"``; with ``"log-gain"``, ``batch_size=32`` and early-stopping
-    and plateau patiences of 20 and 5 epochs it was 68.6, 75.0 and 75.0 % for
-    seeds 0, 1 and 2, and on the 1,080-clip set 78.6 % against 55.8 % for the
-    defaults (seed 0). On the synthetic demo scenes the same recipe lost about
-    20 points against batch 32 alone. See the features page of the user guide.
+    ``compression="log-gain"`` is not the default: it does not win across the
+    sets measured. On scene sets built from real recordings
+    (``benchmarks/make_eval_sets.py``, folds by location) with
+    ``standardize=False`` and the default recipe, it raised the network's
+    class-wise accuracy from 49.0 % to 71.4 % (360 clips, seeds 0-2), and from
+    55.8 % to 78.6 % on 1,080 clips (seed 0, batch 32); on the synthetic demo
+    scenes, generated at scene-specific loudness, it lost about 20 points and
+    ``"log"`` about 35. See the features page of the user guide.
 
     References
     ----------
