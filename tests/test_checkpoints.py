@@ -322,6 +322,22 @@ print("scores", result, flush=True)
 """
 
 
+def _default_sigint():
+    # A background job of a non-interactive shell starts with SIGINT ignored,
+    # and a Python started so never raises KeyboardInterrupt: the child gets
+    # the default disposition, so that Python installs its handler.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.fixture
+def sigint_raises():
+    """Python's own SIGINT handler during the test, even where the test run
+    started with SIGINT ignored (e.g. ``pytest &`` in a script)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _interrupt_when_ready(command, *, ready, env=None):
     """Run ``command``, send SIGINT once it prints ``ready``; its output."""
     env = {
@@ -332,7 +348,7 @@ def _interrupt_when_ready(command, *, ready, env=None):
     }
     process = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
+        stderr=subprocess.STDOUT, text=True, preexec_fn=_default_sigint,
     )
     lines = []
     try:
@@ -392,7 +408,7 @@ class _SigintAtEpochEnd(Callback):
             os.kill(os.getpid(), signal.SIGINT)
 
 
-def test_ctrl_c_at_the_end_of_an_epoch_keeps_its_checkpoint():
+def test_ctrl_c_at_the_end_of_an_epoch_keeps_its_checkpoint(sigint_raises):
     X, y = _scenes()
     clf = SceneClassifier(
         **PARAMS, callbacks=[("sigint", _SigintAtEpochEnd(3))],
