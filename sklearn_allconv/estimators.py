@@ -183,10 +183,18 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
         if requested == "auto":
             self.__dict__["device"] = "auto"
 
-    def _recipe(self) -> dict[str, int]:
-        """The batch size and patiences of the training recipe in use."""
+    def _recipe(self, *, check: bool = True) -> dict[str, int]:
+        """The batch size and patiences of the training recipe in use.
+
+        With ``check=False`` an unknown recipe gives the default's values
+        instead of an error: ``get_params`` lists the default callbacks, and
+        parameters are validated in ``fit``, not before.
+        """
         name = getattr(self, "recipe", "paper")
-        if not isinstance(name, str) or name not in _RECIPES:
+        known = isinstance(name, str) and name in _RECIPES
+        if not known and not check:
+            return _RECIPES["default"]
+        if not known:
             raise ValueError(
                 f"recipe must be 'default' or 'paper', got {name!r}: 'paper' is the "
                 "recipe of Hertel et al. (batch 96), 'default' the library's for "
@@ -196,7 +204,7 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
 
     @property
     def _default_callbacks(self) -> list[tuple[str, Any]]:
-        recipe = self._recipe()
+        recipe = self._recipe(check=False)
         # skorch's epoch table, without colour codes in redirected logs.
         inherited = [
             (name, EpochTable() if name == "print_log" else callback)

@@ -405,6 +405,9 @@ def test_recipe_sets_batch_size_and_patiences_left_to_it(
 @pytest.mark.parametrize("recipe", ["Paper", None, "small"])
 def test_unknown_recipe_is_refused_with_the_choices(scenes, recipe):
     X, y, _ = scenes
+    # Validated in fit, as scikit-learn expects: get_params and clone work.
+    clf = clone(SceneClassifier(recipe=recipe))
+    assert clf.get_params()["recipe"] == recipe
     with pytest.raises(ValueError, match="recipe must be 'default' or 'paper'"):
         _small(SceneClassifier, max_epochs=1, recipe=recipe).fit(X, y)
 
