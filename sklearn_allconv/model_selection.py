@@ -150,12 +150,13 @@ def _stratified_group_split(
     cv = StratifiedGroupKFold(
         n_splits=_n_folds(valid_size), shuffle=True, random_state=seed
     )
+    n_classes = len(np.unique(y))
     with warnings.catch_warnings():
         # "The least populated class has only k members": expected with few
         # recordings per class; the check below keeps every class in training.
         warnings.simplefilter("ignore", UserWarning)
         for train, valid in cv.split(np.zeros(len(y)), y, groups):
-            if len(np.unique(y[train])) == len(np.unique(y)):
+            if len(np.unique(y[train])) == n_classes:
                 return train, valid
     raise ValueError(
         "The internal validation split cannot hold out whole groups without "
