@@ -14,6 +14,8 @@ the same folds and seeds:
 - ``log``, ``log-gain``: the defaults on log magnitudes, and on log magnitudes
   minus each clip's mean log magnitude (unstandardized; the first batch norm
   rescales them);
+- ``pcen``: the defaults on ``STFTTransformer(compression="pcen")``
+  (per-channel energy normalization, standardized per bin in each fold);
 - ``updates``: the paper's recipe with a batch capped so that an epoch has at
   least 8 updates (``min(96, max(16, n_train // 8))``), and the patience converted from
   updates (25 to halve the learning rate, 80 to stop) into epochs for the
@@ -54,7 +56,7 @@ VALID_FRACTION = 0.2  # the estimators' default validation split
 
 
 def _recipe(name: str, n_train: int) -> dict[str, Any]:
-    if name in ("default", "log", "log-gain"):
+    if name in ("default", "log", "log-gain", "pcen"):
         return {}
     if name == "paper":
         return {"recipe": "paper"}
@@ -81,7 +83,9 @@ def main() -> None:
             "--recipes",
             nargs="+",
             default=["paper", "default"],
-            choices=["paper", "default", "batch32", "updates", "log", "log-gain"],
+            choices=[
+                "paper", "default", "batch32", "updates", "log", "log-gain", "pcen"
+            ],
         )
         parser.add_argument(
             "--augment",
@@ -108,10 +112,13 @@ def main() -> None:
             n_clips_per_location=size, random_state=0
         )
         folds = list(GroupKFold(4).split(clips, y, groups))
-        features = []
+        features, pcen = [], []
         for train, _ in folds:
             stft = STFTTransformer().fit(clips[train])
             features.append(stft.transform(clips))
+            if "pcen" in args.recipes:
+                stft = STFTTransformer(compression="pcen").fit(clips[train])
+                pcen.append(stft.transform(clips))
         compressed = {
             name: STFTTransformer(compression=name, standardize=False).fit_transform(
                 clips
@@ -159,8 +166,10 @@ def main() -> None:
             results[key][recipe], epochs[key][recipe] = [], []
             for seed in args.seeds:
                 scores = []
-                for f, (train, test) in zip(features, folds, strict=True):
-                    f = compressed.get(recipe, f)
+                for k, (train, test) in enumerate(folds):
+                    f = pcen[k] if recipe == "pcen" else compressed.get(
+                        recipe, features[k]
+                    )
                     clf = SceneClassifier(
                         random_state=seed,
                         n_threads=1,

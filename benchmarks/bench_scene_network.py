@@ -64,12 +64,13 @@ def main() -> None:
         )
         parser.add_argument(
             "--compression",
-            choices=["none", "log", "log-gain"],
+            choices=["none", "log", "log-gain", "pcen"],
             default="none",
             help="none: the library's standardized magnitudes; log, log-gain: "
             "STFTTransformer(compression=..., standardize=False) (the network's "
             "first batch norm rescales them); "
-            "log-gain: log, minus each clip's mean log magnitude (gain invariance)",
+            "log-gain: log, minus each clip's mean log magnitude (gain invariance); "
+            "pcen: STFTTransformer(compression='pcen'), standardized",
         )
         parser.add_argument(
             "--valid",
@@ -123,12 +124,12 @@ def main() -> None:
         for seed in args.seeds:
             scores[seed], epochs[seed], crop_scores[seed] = [], [], []
             for train, test in data.cv.split(data.data, y):
-                compressed = args.compression != "none"
+                compression = None if args.compression == "none" else args.compression
                 stft = STFTTransformer(
                     sample_rate=rate,
                     memory=memory,
-                    compression=args.compression if compressed else None,
-                    standardize=not compressed,
+                    compression=compression,
+                    standardize=compression in (None, "pcen"),
                 )
                 steps = [
                     ("stft", stft),

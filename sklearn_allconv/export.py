@@ -12,6 +12,7 @@ standardized spectrograms.
 from __future__ import annotations
 
 import copy
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,13 @@ from sklearn.pipeline import Pipeline
 from torch import nn
 
 from ._optional import import_optional
-from .features import LOG_FLOOR, STFTTransformer
+from .features import (
+    _PCEN_PARAMS,
+    LOG_FLOOR,
+    PCEN_SCALE,
+    STFTTransformer,
+    _pcen_smoothing_coefficient,
+)
 from .network import AllConvNet, frame_mask
 
 __all__ = ["TorchSTFT", "export_onnx"]
@@ -35,8 +42,10 @@ class TorchSTFT(nn.Module):
     a periodic Hann window, the magnitudes of the first ``n_fft_ // 2 + 1``
     bins of the discrete Fourier transform, the transformer's ``compression``
     (``log(magnitude + LOG_FLOOR)``, for ``"log-gain"`` minus the mean over
-    the clip's valid frames and bins), then ``(value - mean_) / scale_`` per
-    bin in float32 when the transformer standardizes: what
+    the clip's valid frames and bins; for ``"pcen"``, :func:`librosa.pcen`
+    with its defaults, its smoothing filter as a causal convolution), then
+    ``(value - mean_) / scale_`` per bin in float32 when the transformer
+    standardizes: what
     :meth:`STFTTransformer.transform <sklearn_allconv.STFTTransformer.transform>`
     computes on mono float32 audio at the transformer's sample rate, as
     exportable torch operations.
@@ -57,6 +66,14 @@ class TorchSTFT(nn.Module):
     The basis adds ``n_fft_ * (n_fft_ + 2) * 4`` bytes to the module (4.9 MB
     at 44.1 kHz, 0.6 MB at 16 kHz).
 
+    ``compression="pcen"`` smooths each bin with librosa's first-order
+    recursive filter, whose impulse response ``b (1 - b)**k`` is here a
+    convolution over the last frames up to where it falls below 1e-7 of its
+    sum (about 430 frames, 6.5 s, with the defaults), and librosa's initial
+    state, that of a constant input of 1, is padding of that value before
+    the first frame. The filter is causal: the frames of a clip do not see
+    the padding after it.
+
     Examples
     --------
     >>> import numpy as np, torch
@@ -71,6 +88,7 @@ class TorchSTFT(nn.Module):
     basis: torch.Tensor
     offset: torch.Tensor
     factor: torch.Tensor
+    smoothing: torch.Tensor
 
     def __init__(self, stft: STFTTransformer) -> None:
         super().__init__()
@@ -96,6 +114,15 @@ class TorchSTFT(nn.Module):
             factor = np.ones(self.n_bins, dtype=np.float32)
         self.register_buffer("offset", torch.from_numpy(offset))
         self.register_buffer("factor", torch.from_numpy(factor))
+        smoothing = (
+            _pcen_smoothing(stft.sample_rate / self.hop_length)
+            if self.compression == "pcen"
+            else np.zeros(0)
+        )
+        # Reversed: conv1d correlates, the filter convolves.
+        self.register_buffer(
+            "smoothing", torch.from_numpy(smoothing[::-1].astype(np.float32))
+        )
 
     def forward(
         self, audio: torch.Tensor, n_frames: torch.Tensor | None = None
@@ -121,7 +148,9 @@ class TorchSTFT(nn.Module):
         spectrum = frames @ self.basis
         real, imaginary = spectrum[..., : self.n_bins], spectrum[..., self.n_bins :]
         magnitudes = torch.sqrt(real * real + imaginary * imaginary)
-        if self.compression is not None:
+        if self.compression == "pcen":
+            magnitudes = self._pcen(magnitudes)
+        elif self.compression is not None:
             magnitudes = torch.log(magnitudes + LOG_FLOOR)
         if self.compression == "log-gain":
             if n_frames is None:
@@ -135,6 +164,31 @@ class TorchSTFT(nn.Module):
                 gain = total / counts[:, None, None]
             magnitudes = magnitudes - gain
         return (magnitudes - self.offset) * self.factor
+
+    def _pcen(self, magnitudes: torch.Tensor) -> torch.Tensor:
+        """:func:`librosa.pcen` with its defaults on ``magnitudes * PCEN_SCALE``."""
+        energy = magnitudes * PCEN_SCALE
+        batch, n_frames, n_bins = energy.shape
+        series = energy.transpose(1, 2).reshape(batch * n_bins, 1, n_frames)
+        series = nn.functional.pad(
+            series, (self.smoothing.shape[0] - 1, 0), value=1.0
+        )
+        smooth = nn.functional.conv1d(series, self.smoothing.view(1, 1, -1))
+        smooth = smooth.reshape(batch, n_bins, n_frames).transpose(1, 2)
+        gain, bias, power, eps = (
+            _PCEN_PARAMS[name] for name in ("gain", "bias", "power", "eps")
+        )
+        # librosa's formulas, in the same order.
+        agc = torch.exp(-gain * (math.log(eps) + torch.log1p(smooth / eps)))
+        return bias**power * torch.expm1(power * torch.log1p(energy * agc / bias))
+
+
+def _pcen_smoothing(frame_rate: float) -> np.ndarray:
+    """Impulse response of :func:`librosa.pcen`'s smoothing filter, truncated
+    where it falls below 1e-7 of its sum."""
+    b = _pcen_smoothing_coefficient(frame_rate)
+    length = math.ceil(math.log(1e-7) / math.log1p(-b))
+    return b * (1 - b) ** np.arange(length)
 
 
 class _InferenceGraph(nn.Module):

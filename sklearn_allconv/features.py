@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence, Sized
-from functools import cache
+from collections.abc import Callable, Iterator, Sequence, Sized
+from functools import cache, partial
 from numbers import Integral, Real
 from typing import Any
 
@@ -77,6 +77,20 @@ _ANALYSIS_PARAMS = (
 # magnitudes of a full-scale tone, and the value measured in the benchmarks.
 LOG_FLOOR = 1e-6
 
+# ``compression="pcen"``: the magnitudes are scaled to the range of 32-bit
+# integer audio first, as librosa's documentation of :func:`librosa.pcen`
+# does for audio in [-1, 1]; its defaults, spelled out here for the torch
+# version in ``export.py``, are meant for that range.
+PCEN_SCALE = 2.0**31
+_PCEN_PARAMS = {"gain": 0.98, "bias": 2.0, "power": 0.5, "eps": 1e-6}
+_PCEN_TIME_CONSTANT = 0.4  # seconds
+
+
+def _pcen_smoothing_coefficient(frame_rate: float) -> float:
+    """The ``b`` that :func:`librosa.pcen` derives from its time constant."""
+    t_frames = _PCEN_TIME_CONSTANT * frame_rate
+    return float((np.sqrt(1 + 4 * t_frames**2) - 1) / (2 * t_frames**2))
+
 # Frames per block of the STFT and of the statistics: temporaries of about a
 # megabyte at 44.1 kHz, which stay in the CPU caches.
 _BLOCK_FRAMES = 256
@@ -104,14 +118,20 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         / 1000)``.
     hop_ms : float, default=15.0
         Hop between frames in milliseconds.
-    compression : {None, "log", "log-gain"}, default=None
-        Log compression of the magnitudes, an option outside the paper. None
+    compression : {None, "log", "log-gain", "pcen"}, default=None
+        Compression of the magnitudes, an option outside the paper. None
         keeps the magnitudes (the paper's recipe). ``"log"`` takes
         ``log(magnitude + 1e-6)``. ``"log-gain"`` then subtracts the clip's
         mean log magnitude over all its frames and bins, so that the features
         do not depend on the clip's gain (a clip scaled by 10 gives the same
-        features, up to the 1e-6 floor). The standardization statistics are
-        computed on the compressed values. See the Notes for measured effects.
+        features, up to the 1e-6 floor). ``"pcen"`` is per-channel energy
+        normalization [2]_, :func:`librosa.pcen` with its defaults on the
+        magnitudes times 2**31 (see Notes): each bin is divided by a power
+        (0.98) of its own average over the last 0.4 s, then
+        root-compressed, which makes the features almost independent of the
+        clip's gain while keeping its events. The standardization statistics
+        are computed on the compressed values. See the Notes for measured
+        effects.
     standardize : bool, default=True
         Whether to scale each bin to zero mean and unit variance over the frames
         seen in :meth:`fit` (after ``compression``).
@@ -208,6 +228,9 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
     .. [1] L. Hertel, H. Phan and A. Mertins, "Classifying variable-length audio
        files with all-convolutional networks and masked global pooling",
        DCASE 2016.
+    .. [2] V. Lostanlen, J. Salamon, M. Cartwright, B. McFee, A. Farnsworth,
+       S. Kelling and J. P. Bello, "Per-channel energy normalization: why and
+       how", IEEE Signal Processing Letters 26(1), 2019.
 
     Examples
     --------
@@ -224,7 +247,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         "sample_rate": [Interval(Real, 0, None, closed="neither")],
         "window_ms": [Interval(Real, 0, None, closed="neither")],
         "hop_ms": [Interval(Real, 0, None, closed="neither")],
-        "compression": [None, StrOptions({"log", "log-gain"})],
+        "compression": [None, StrOptions({"log", "log-gain", "pcen"})],
         "standardize": ["boolean"],
         "channel": [Interval(Integral, None, None, closed="neither"),
                     StrOptions({"mean"})],
@@ -518,13 +541,22 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
             "channel": self.channel,
             "resample": self.resample,
         }
+        compress = (
+            None
+            if self.compression is None
+            else partial(
+                _compress,
+                compression=self.compression,
+                frame_rate=self.sample_rate / self.hop_length_,
+            )
+        )
         jobs = (
             delayed(_process_clip)(
                 spectrogram,
                 source,
                 index,
                 settings,
-                compression=self.compression,
+                compress=compress,
                 statistics=statistics,
                 scaling=scaling,
             )
@@ -592,26 +624,36 @@ def _process_clip(
     index: int,
     settings: dict[str, Any],
     *,
-    compression: str | None,
+    compress: Callable[[np.ndarray], None] | None,
     statistics: bool,
     scaling: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[np.ndarray, tuple[int, np.ndarray, np.ndarray] | None]:
     """One clip's features (standardized if ``scaling``) and their statistics."""
     stamp = _file_stamp(source) if is_path(source) else None
     frames = spectrogram(source, stamp, index, **settings)
-    if compression is not None:
-        _compress(frames, gain=compression == "log-gain")
+    if compress is not None:
+        compress(frames)
     clip_statistics = _clip_statistics(frames) if statistics else None
     if scaling is not None:
         _standardize_clips([frames], *scaling)
     return frames, clip_statistics
 
 
-def _compress(frames: np.ndarray, *, gain: bool) -> None:
-    """Log-compress magnitudes in place; with ``gain``, minus the clip's mean."""
+def _compress(frames: np.ndarray, *, compression: str, frame_rate: float) -> None:
+    """Apply ``compression`` to one clip's (frames x bins) magnitudes in place."""
+    if compression == "pcen":
+        import librosa  # deferred: importing librosa takes about a second
+
+        frames[...] = librosa.pcen(
+            frames * np.float32(PCEN_SCALE),
+            b=_pcen_smoothing_coefficient(frame_rate),
+            axis=0,
+            **_PCEN_PARAMS,
+        )
+        return
     frames += np.float32(LOG_FLOOR)
     np.log(frames, out=frames)
-    if gain:
+    if compression == "log-gain":
         frames -= np.float32(frames.mean(dtype=np.float64))
 
 

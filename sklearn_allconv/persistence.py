@@ -583,7 +583,7 @@ _STFT_PARAMS = {
     "sample_rate": _real_in(0, _MAX_SAMPLE_RATE, low_open=True),
     "window_ms": _real_in(0, _MAX_WINDOW_MS, low_open=True),
     "hop_ms": _real_in(0, _MAX_WINDOW_MS, low_open=True),
-    "compression": _one_of(None, "log", "log-gain"),
+    "compression": _one_of(None, "log", "log-gain", "pcen"),
     "standardize": _BOOL,
     "channel": lambda value: (
         None if value == "mean" or (_is_int(value) and -64 <= value < 64)

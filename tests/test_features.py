@@ -340,6 +340,43 @@ def test_log_compression_equals_a_hand_computation(compression):
     np.testing.assert_allclose(features, expected, rtol=0, atol=2e-5)
 
 
+@pytest.mark.parametrize("sample_rate", [16000, 44100])
+def test_pcen_compression_is_librosa_pcen_with_its_defaults(sample_rate):
+    rng = np.random.default_rng(15)
+    clip = _clips(rng, [sample_rate], sample_rate)[0]
+    clip[: sample_rate // 4] *= 0.01  # a quiet start, then 40 dB louder
+    stft = STFTTransformer(sample_rate=sample_rate, standardize=False)
+    magnitudes = stft.fit_transform([clip])[0]
+    # librosa's documented use on audio in [-1, 1]: magnitudes times 2**31,
+    # frequency by time; its smoothing constant from sr and hop_length.
+    expected = librosa.pcen(
+        magnitudes.T.astype(np.float64) * 2**31,
+        sr=sample_rate,
+        hop_length=stft.hop_length_,
+    ).T
+    features = clone(stft).set_params(compression="pcen").fit_transform([clip])[0]
+    assert features.dtype == np.float32
+    np.testing.assert_allclose(features, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_pcen_features_barely_depend_on_the_clip_gain():
+    rng = np.random.default_rng(16)
+    clips = _clips(rng, [32000])
+    louder = [10 * clip for clip in clips]
+    pcen = STFTTransformer(sample_rate=16000, compression="pcen").fit(clips)
+    plain = STFTTransformer(sample_rate=16000).fit(clips)
+
+    def change(stft):
+        # After the first 0.4 s, where librosa's filter starts from rest.
+        return np.abs(stft.transform(louder)[0] - stft.transform(clips)[0])[30:]
+
+    # A gain g scales the normalized energy by g**0.02 (1.047 for g = 10):
+    # a few hundredths of a standard deviation, where plain magnitudes move
+    # by several standard deviations.
+    assert change(pcen).max() < 0.2
+    assert change(plain).mean() > 20 * change(pcen).mean()
+
+
 @pytest.mark.parametrize("standardize", [False, True])
 def test_log_gain_features_do_not_depend_on_the_clip_gain(standardize):
     rng = np.random.default_rng(13)

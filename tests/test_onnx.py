@@ -188,7 +188,7 @@ def test_export_command_writes_a_graph(scene_pipeline, tmp_path, capsys):
     )
 
 
-@pytest.mark.parametrize("compression", ["log", "log-gain"])
+@pytest.mark.parametrize("compression", ["log", "log-gain", "pcen"])
 def test_torch_stft_compresses_like_the_transformer(compression):
     clips = _clips(n_clips=3)
     stft = STFTTransformer(sample_rate=RATE, compression=compression).fit(clips)
@@ -200,11 +200,15 @@ def test_torch_stft_compresses_like_the_transformer(compression):
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
 
 
-def test_onnx_graph_of_a_log_gain_pipeline_masks_the_gain_of_padded_clips(tmp_path):
-    # The gain is each clip's mean over its own frames: padding must not enter it.
+@pytest.mark.parametrize("compression", ["log-gain", "pcen"])
+def test_onnx_graph_of_a_gain_normalized_pipeline_masks_padded_clips(
+    tmp_path, compression
+):
+    # The gain is each clip's mean over its own frames (log-gain), or a
+    # running mean of its past frames (pcen): padding must not enter it.
     clips = _clips()
     pipeline = make_pipeline(
-        STFTTransformer(sample_rate=RATE, compression="log-gain"),
+        STFTTransformer(sample_rate=RATE, compression=compression),
         SceneClassifier(
             train_split=None, max_epochs=3, module__n_filters=12, random_state=0
         ),
