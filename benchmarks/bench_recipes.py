@@ -16,6 +16,9 @@ the same folds and seeds:
   rescales them);
 - ``pcen``: the defaults on ``STFTTransformer(compression="pcen")``
   (per-channel energy normalization, standardized per bin in each fold);
+- ``rms``, ``none``: the defaults on ``STFTTransformer(normalize="rms")`` and
+  ``STFTTransformer(normalize=None)`` (each clip's magnitudes divided by their
+  root mean square, or not);
 - ``updates``: the paper's recipe with a batch capped so that an epoch has at
   least 8 updates (``min(96, max(16, n_train // 8))``), and the patience converted from
   updates (25 to halve the learning rate, 80 to stop) into epochs for the
@@ -56,7 +59,7 @@ VALID_FRACTION = 0.2  # the estimators' default validation split
 
 
 def _recipe(name: str, n_train: int) -> dict[str, Any]:
-    if name in ("default", "log", "log-gain", "pcen"):
+    if name in ("default", "log", "log-gain", "pcen", "rms", "none"):
         return {}
     if name == "paper":
         return {"recipe": "paper"}
@@ -84,7 +87,8 @@ def main() -> None:
             nargs="+",
             default=["paper", "default"],
             choices=[
-                "paper", "default", "batch32", "updates", "log", "log-gain", "pcen"
+                "paper", "default", "batch32", "updates", "log", "log-gain", "pcen",
+                "rms", "none",
             ],
         )
         parser.add_argument(
@@ -112,17 +116,25 @@ def main() -> None:
             n_clips_per_location=size, random_state=0
         )
         folds = list(GroupKFold(4).split(clips, y, groups))
-        features, pcen = [], []
+        features = []
+        # The recipes with their own standardized features, fitted per fold.
+        own = {
+            "pcen": {"compression": "pcen"},
+            "rms": {"normalize": "rms"},
+            "none": {"normalize": None},
+        }
+        own_features: dict[str, list] = {name: [] for name in own}
         for train, _ in folds:
             stft = STFTTransformer().fit(clips[train])
             features.append(stft.transform(clips))
-            if "pcen" in args.recipes:
-                stft = STFTTransformer(compression="pcen").fit(clips[train])
-                pcen.append(stft.transform(clips))
+            for name, params in own.items():
+                if name in args.recipes:
+                    stft = STFTTransformer(**params).fit(clips[train])
+                    own_features[name].append(stft.transform(clips))
         compressed = {
-            name: STFTTransformer(compression=name, standardize=False).fit_transform(
-                clips
-            )
+            name: STFTTransformer(
+                normalize=None, compression=name, standardize=False
+            ).fit_transform(clips)
             for name in ("log", "log-gain")
             if name in args.recipes
         }
@@ -132,7 +144,7 @@ def main() -> None:
             np.array([np.r_[c.mean(0), c.std(0)] for c in f]) for f in features
         ]
         logistic = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-        raw = STFTTransformer(standardize=False).fit_transform(clips)
+        raw = STFTTransformer(normalize=None, standardize=False).fit_transform(clips)
         # The demo's floor: the mean log spectrum of each clip.
         mean_log = np.array([np.log(c + 1e-6).mean(0) for c in raw])
         results[key]["logistic, mean log spectrum"] = [
@@ -167,8 +179,10 @@ def main() -> None:
             for seed in args.seeds:
                 scores = []
                 for k, (train, test) in enumerate(folds):
-                    f = pcen[k] if recipe == "pcen" else compressed.get(
-                        recipe, features[k]
+                    f = (
+                        own_features[recipe][k]
+                        if recipe in own
+                        else compressed.get(recipe, features[k])
                     )
                     clf = SceneClassifier(
                         random_state=seed,

@@ -73,6 +73,12 @@ def main() -> None:
             "pcen: STFTTransformer(compression='pcen'), standardized",
         )
         parser.add_argument(
+            "--normalize",
+            choices=["none", "rms"],
+            default=None,
+            help="STFTTransformer(normalize=...) (default: the transformer's)",
+        )
+        parser.add_argument(
             "--valid",
             choices=["groups", "clips"],
             default="groups",
@@ -131,6 +137,10 @@ def main() -> None:
                     compression=compression,
                     standardize=compression in (None, "pcen"),
                 )
+                if args.normalize is not None:
+                    stft.set_params(
+                        normalize=None if args.normalize == "none" else args.normalize
+                    )
                 steps = [
                     ("stft", stft),
                     (
@@ -172,6 +182,7 @@ def main() -> None:
                 "network, "
                 + " ".join(
                     [args.compression] * (args.compression != "none")
+                    + [f"normalize={args.normalize}"] * (args.normalize is not None)
                     + args.set
                     + [f"augment={augment}"] * (augment is not None)
                     + [f"test_crops={args.also_test_crops}"] * (row > 0)
@@ -192,6 +203,7 @@ def main() -> None:
             "changes": changes,
             "augment": repr(augment),
             "compression": args.compression,
+            "normalize": args.normalize,
             "valid": args.valid,
             "fold_class_wise_accuracy": scores,
             "epochs": epochs,

@@ -40,7 +40,9 @@ class TorchSTFT(nn.Module):
 
     Frames of ``n_fft_`` samples every ``hop_length_`` samples (no centring),
     a periodic Hann window, the magnitudes of the first ``n_fft_ // 2 + 1``
-    bins of the discrete Fourier transform, the transformer's ``compression``
+    bins of the discrete Fourier transform, divided by their root mean square
+    over the clip's valid frames and bins if the transformer's ``normalize``
+    is ``"rms"``, the transformer's ``compression``
     (``log(magnitude + LOG_FLOOR)``, for ``"log-gain"`` minus the mean over
     the clip's valid frames and bins; for ``"pcen"``, :func:`librosa.pcen`
     with its defaults, its smoothing filter as a causal convolution), then
@@ -99,6 +101,7 @@ class TorchSTFT(nn.Module):
         self.n_fft = int(stft.n_fft_)
         self.hop_length = int(stft.hop_length_)
         self.n_bins = int(stft.n_bins_)
+        self.normalize = stft.normalize
         self.compression = stft.compression
         samples = torch.arange(self.n_fft, dtype=torch.float64)
         bins = torch.arange(self.n_bins, dtype=torch.float64)
@@ -135,9 +138,9 @@ class TorchSTFT(nn.Module):
             Mono float32 audio at the transformer's sample rate, at least
             ``n_fft`` samples.
         n_frames : Tensor of int, shape (batch,), optional
-            Valid frames of each clip when the clips are padded: the gain of
-            ``compression="log-gain"`` is then the mean over those frames
-            only. Without it every frame is the clip's.
+            Valid frames of each clip when the clips are padded: the level of
+            ``normalize="rms"`` and the gain of ``compression="log-gain"`` are
+            then over those frames only. Without it every frame is the clip's.
 
         Returns
         -------
@@ -148,22 +151,28 @@ class TorchSTFT(nn.Module):
         spectrum = frames @ self.basis
         real, imaginary = spectrum[..., : self.n_bins], spectrum[..., self.n_bins :]
         magnitudes = torch.sqrt(real * real + imaginary * imaginary)
+        if self.normalize == "rms":
+            rms = torch.sqrt(self._clip_mean(magnitudes * magnitudes, n_frames))
+            # A silent clip stays zero.
+            magnitudes = magnitudes / torch.where(rms > 0, rms, torch.ones_like(rms))
         if self.compression == "pcen":
             magnitudes = self._pcen(magnitudes)
         elif self.compression is not None:
             magnitudes = torch.log(magnitudes + LOG_FLOOR)
         if self.compression == "log-gain":
-            if n_frames is None:
-                gain = magnitudes.mean(dim=(1, 2), keepdim=True)
-            else:
-                mask = frame_mask(n_frames, magnitudes.shape[1]).transpose(1, 2)
-                total = (magnitudes * mask.to(magnitudes.dtype)).sum(
-                    dim=(1, 2), keepdim=True
-                )
-                counts = (n_frames * self.n_bins).to(magnitudes.dtype)
-                gain = total / counts[:, None, None]
-            magnitudes = magnitudes - gain
+            magnitudes = magnitudes - self._clip_mean(magnitudes, n_frames)
         return (magnitudes - self.offset) * self.factor
+
+    def _clip_mean(
+        self, values: torch.Tensor, n_frames: torch.Tensor | None
+    ) -> torch.Tensor:
+        """Each clip's mean over its valid frames and all bins, (batch, 1, 1)."""
+        if n_frames is None:
+            return values.mean(dim=(1, 2), keepdim=True)
+        mask = frame_mask(n_frames, values.shape[1]).transpose(1, 2)
+        total = (values * mask.to(values.dtype)).sum(dim=(1, 2), keepdim=True)
+        counts = (n_frames * self.n_bins).to(values.dtype)
+        return total / counts[:, None, None]
 
     def _pcen(self, magnitudes: torch.Tensor) -> torch.Tensor:
         """:func:`librosa.pcen` with its defaults on ``magnitudes * PCEN_SCALE``."""

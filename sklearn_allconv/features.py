@@ -68,7 +68,8 @@ def stft_geometry(
 # The parameters that define the features; the others (n_jobs, memory,
 # verbose) only change how they are computed.
 _ANALYSIS_PARAMS = (
-    "sample_rate", "window_ms", "hop_ms", "compression", "standardize", "channel",
+    "sample_rate", "window_ms", "hop_ms", "normalize", "compression", "standardize",
+    "channel",
     "resample",
 )
 
@@ -118,6 +119,14 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         / 1000)``.
     hop_ms : float, default=15.0
         Hop between frames in milliseconds.
+    normalize : {None, "rms"}, default=None
+        Normalization of each clip's level, an option outside the paper.
+        ``"rms"`` divides the clip's magnitudes by their root mean square over
+        all its frames and bins, which, like scaling its audio to a fixed RMS
+        level, makes the features independent of the recording gain (a clip
+        scaled by 10 gives the same features); a silent clip stays zero. None
+        keeps the magnitudes as they are (the paper's recipe). It comes before
+        ``compression`` and the standardization.
     compression : {None, "log", "log-gain", "pcen"}, default=None
         Compression of the magnitudes, an option outside the paper. None
         keeps the magnitudes (the paper's recipe). ``"log"`` takes
@@ -211,8 +220,9 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
     hashing the clip and loading the cached result: audio files, above all
     compressed or resampled ones. For in-memory clips hashing the samples costs
     about as much as the STFT itself (see ``docs/performance.md``). The cache
-    holds the magnitudes before ``compression``, which is applied to what it
-    returns: transformers that differ only in ``compression`` share the cache.
+    holds the magnitudes before ``normalize`` and ``compression``, which are
+    applied to what it returns: transformers that differ only in them share
+    the cache.
 
     ``compression="log-gain"`` is not the default: it does not win across the
     sets measured. On scene sets built from real recordings
@@ -247,6 +257,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         "sample_rate": [Interval(Real, 0, None, closed="neither")],
         "window_ms": [Interval(Real, 0, None, closed="neither")],
         "hop_ms": [Interval(Real, 0, None, closed="neither")],
+        "normalize": [None, StrOptions({"rms"})],
         "compression": [None, StrOptions({"log", "log-gain", "pcen"})],
         "standardize": ["boolean"],
         "channel": [Interval(Integral, None, None, closed="neither"),
@@ -263,6 +274,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         sample_rate: float = 44100,
         window_ms: float = 25.0,
         hop_ms: float = 15.0,
+        normalize: str | None = None,
         compression: str | None = None,
         standardize: bool = True,
         channel: int | str = 0,
@@ -274,6 +286,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         self.sample_rate = sample_rate
         self.window_ms = window_ms
         self.hop_ms = hop_ms
+        self.normalize = normalize
         self.compression = compression
         self.standardize = standardize
         self.channel = channel
@@ -541,11 +554,12 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
             "channel": self.channel,
             "resample": self.resample,
         }
-        compress = (
+        prepare = (
             None
-            if self.compression is None
+            if self.normalize is None and self.compression is None
             else partial(
-                _compress,
+                _prepare,
+                normalize=self.normalize,
                 compression=self.compression,
                 frame_rate=self.sample_rate / self.hop_length_,
             )
@@ -556,7 +570,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
                 source,
                 index,
                 settings,
-                compress=compress,
+                prepare=prepare,
                 statistics=statistics,
                 scaling=scaling,
             )
@@ -624,19 +638,35 @@ def _process_clip(
     index: int,
     settings: dict[str, Any],
     *,
-    compress: Callable[[np.ndarray], None] | None,
+    prepare: Callable[[np.ndarray], None] | None,
     statistics: bool,
     scaling: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[np.ndarray, tuple[int, np.ndarray, np.ndarray] | None]:
     """One clip's features (standardized if ``scaling``) and their statistics."""
     stamp = _file_stamp(source) if is_path(source) else None
     frames = spectrogram(source, stamp, index, **settings)
-    if compress is not None:
-        compress(frames)
+    if prepare is not None:
+        prepare(frames)
     clip_statistics = _clip_statistics(frames) if statistics else None
     if scaling is not None:
         _standardize_clips([frames], *scaling)
     return frames, clip_statistics
+
+
+def _prepare(
+    frames: np.ndarray,
+    *,
+    normalize: str | None,
+    compression: str | None,
+    frame_rate: float,
+) -> None:
+    """Normalize, then compress, one clip's (frames x bins) magnitudes in place."""
+    if normalize == "rms":
+        rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64)))
+        if rms > 0:  # a silent clip stays zero
+            frames /= np.float32(rms)
+    if compression is not None:
+        _compress(frames, compression=compression, frame_rate=frame_rate)
 
 
 def _compress(frames: np.ndarray, *, compression: str, frame_rate: float) -> None:

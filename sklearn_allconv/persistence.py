@@ -390,6 +390,9 @@ def _build_estimator(description: dict, device: str) -> Any:
         params[key] = _check_model_param(class_name, key, _restore_param(value))
     if cls is not STFTTransformer:
         params["device"] = device
+    else:
+        # Files written before ``normalize`` existed normalized nothing.
+        params.setdefault("normalize", None)
     # Pass only what differs from the defaults, so that the loaded model's repr
     # and skorch's bookkeeping of explicit arguments match the saved model's.
     defaults = cls().get_params(deep=False)
@@ -583,6 +586,7 @@ _STFT_PARAMS = {
     "sample_rate": _real_in(0, _MAX_SAMPLE_RATE, low_open=True),
     "window_ms": _real_in(0, _MAX_WINDOW_MS, low_open=True),
     "hop_ms": _real_in(0, _MAX_WINDOW_MS, low_open=True),
+    "normalize": _one_of(None, "rms"),
     "compression": _one_of(None, "log", "log-gain", "pcen"),
     "standardize": _BOOL,
     "channel": lambda value: (

@@ -340,6 +340,37 @@ def test_log_compression_equals_a_hand_computation(compression):
     np.testing.assert_allclose(features, expected, rtol=0, atol=2e-5)
 
 
+def test_rms_normalization_equals_a_hand_computation():
+    rng = np.random.default_rng(17)
+    clips = _clips(rng, [6000, 3000])
+    clips.append(np.zeros(3000, dtype=np.float32))  # silence stays zero
+    stft = STFTTransformer(sample_rate=16000, normalize="rms", standardize=False)
+    features_and_magnitudes = zip(stft.fit_transform(clips), _raw(clips), strict=True)
+    for features, magnitudes in features_and_magnitudes:
+        magnitudes = magnitudes.astype(np.float64)
+        rms = np.sqrt(np.mean(magnitudes**2))  # over all frames and bins
+        expected = magnitudes / rms if rms > 0 else magnitudes
+        assert features.dtype == np.float32
+        np.testing.assert_allclose(features, expected, rtol=1e-5, atol=1e-7)
+    # Then the compression, on the normalized magnitudes.
+    log = clone(stft).set_params(compression="log").fit_transform(clips[:1])[0]
+    np.testing.assert_allclose(
+        log, np.log(stft.transform(clips[:1])[0] + 1e-6), rtol=0, atol=1e-5
+    )
+
+
+def test_rms_normalized_features_do_not_depend_on_the_clip_gain():
+    rng = np.random.default_rng(18)
+    clips = _clips(rng, [8000, 6000])
+    stft = STFTTransformer(sample_rate=16000, normalize="rms").fit(clips)
+    louder = [[10, 0.01][k] * clip for k, clip in enumerate(clips)]
+    for a, b in zip(stft.transform(clips), stft.transform(louder), strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    # Without it, a gain moves the standardized features by far more.
+    plain = STFTTransformer(sample_rate=16000).fit(clips)
+    assert np.abs(plain.transform(louder)[0] - plain.transform(clips)[0]).mean() > 1
+
+
 @pytest.mark.parametrize("sample_rate", [16000, 44100])
 def test_pcen_compression_is_librosa_pcen_with_its_defaults(sample_rate):
     rng = np.random.default_rng(15)
@@ -441,3 +472,8 @@ def test_unknown_compression_is_refused_in_fit_and_a_change_after_fit_too():
     stft.set_params(compression="log-gain")
     with pytest.raises(ValueError, match="compression from None to 'log-gain'"):
         stft.transform(clips)
+    stft.set_params(compression=None, normalize="rms")
+    with pytest.raises(ValueError, match="normalize from None to 'rms'"):
+        stft.transform(clips)
+    with pytest.raises(InvalidParameterError, match="'normalize' parameter"):
+        clone(stft).set_params(normalize="peak").fit(clips)

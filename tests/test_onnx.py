@@ -188,10 +188,15 @@ def test_export_command_writes_a_graph(scene_pipeline, tmp_path, capsys):
     )
 
 
-@pytest.mark.parametrize("compression", ["log", "log-gain", "pcen"])
-def test_torch_stft_compresses_like_the_transformer(compression):
+@pytest.mark.parametrize(
+    ("normalize", "compression"),
+    [(None, "log"), (None, "log-gain"), (None, "pcen"), ("rms", None), ("rms", "log")],
+)
+def test_torch_stft_compresses_like_the_transformer(normalize, compression):
     clips = _clips(n_clips=3)
-    stft = STFTTransformer(sample_rate=RATE, compression=compression).fit(clips)
+    stft = STFTTransformer(
+        sample_rate=RATE, normalize=normalize, compression=compression
+    ).fit(clips)
     rng = np.random.default_rng(4)
     audio = (0.5 * rng.standard_normal((2, 6000))).astype(np.float32)
     audio[1] *= 10  # another gain: log-gain removes it, log does not
@@ -200,15 +205,17 @@ def test_torch_stft_compresses_like_the_transformer(compression):
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4)
 
 
-@pytest.mark.parametrize("compression", ["log-gain", "pcen"])
+@pytest.mark.parametrize(
+    ("normalize", "compression"), [(None, "log-gain"), (None, "pcen"), ("rms", None)]
+)
 def test_onnx_graph_of_a_gain_normalized_pipeline_masks_padded_clips(
-    tmp_path, compression
+    tmp_path, normalize, compression
 ):
-    # The gain is each clip's mean over its own frames (log-gain), or a
-    # running mean of its past frames (pcen): padding must not enter it.
+    # The level is over each clip's own frames (rms, log-gain), or a running
+    # mean of its past frames (pcen): padding must not enter it.
     clips = _clips()
     pipeline = make_pipeline(
-        STFTTransformer(sample_rate=RATE, compression=compression),
+        STFTTransformer(sample_rate=RATE, normalize=normalize, compression=compression),
         SceneClassifier(
             train_split=None, max_epochs=3, module__n_filters=12, random_state=0
         ),

@@ -114,13 +114,18 @@ def test_loaded_pipeline_keeps_the_feature_settings_and_refuses_other_input(
         loaded[-1].predict(features_16k)
 
 
-@pytest.mark.parametrize("compression", ["log-gain", "pcen"])
-def test_compression_survives_a_round_trip(tmp_path, compression):
+@pytest.mark.parametrize(
+    ("normalize", "compression"), [(None, "log-gain"), (None, "pcen"), ("rms", None)]
+)
+def test_compression_survives_a_round_trip(tmp_path, normalize, compression):
     clips, y = _audio()
-    stft = STFTTransformer(sample_rate=RATE, compression=compression)
+    stft = STFTTransformer(
+        sample_rate=RATE, normalize=normalize, compression=compression
+    )
     fitted = make_pipeline(stft, SceneClassifier(**TINY)).fit(clips, y)
     save_model(fitted, tmp_path / "scenes.safetensors")
     loaded = load_model(tmp_path / "scenes.safetensors")
+    assert loaded[0].normalize == normalize
     assert loaded[0].compression == compression
     for a, b in zip(loaded[0].transform(clips), stft.transform(clips), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -567,6 +572,23 @@ def test_run_time_parameters_in_a_file_are_ignored(pipeline, tmp_path, case):
     assert loaded.get_params(deep=False).get(name) == default
 
 
+def test_a_file_from_before_normalize_existed_loads_without_it(tmp_path):
+    clips, y = _audio()
+    fitted = make_pipeline(
+        STFTTransformer(sample_rate=RATE), SceneClassifier(**TINY)
+    ).fit(clips, y)
+    path = tmp_path / "scenes.safetensors"
+    save_model(fitted, path)
+    _tamper(path, edit_tree=lambda m: m["steps"][0]["estimator"]["params"].pop(
+        "normalize"
+    ))
+    loaded = load_model(path)
+    assert loaded[0].normalize is None
+    np.testing.assert_array_equal(
+        loaded.predict_proba(clips), fitted.predict_proba(clips)
+    )
+
+
 def test_save_model_writes_no_run_time_parameters(pipeline, tmp_path):
     path = tmp_path / "scenes.safetensors"
     stft = pickle.loads(pickle.dumps(pipeline))
@@ -575,8 +597,8 @@ def test_save_model_writes_no_run_time_parameters(pipeline, tmp_path):
     with safe_open(path, framework="pt") as file:
         tree = json.loads(file.metadata()["sklearn_allconv"])["tree"]["model"]
     assert set(tree["steps"][0]["estimator"]["params"]) == {
-        "sample_rate", "window_ms", "hop_ms", "compression", "standardize",
-        "channel", "resample",
+        "sample_rate", "window_ms", "hop_ms", "normalize", "compression",
+        "standardize", "channel", "resample",
     }
     network = set(_clf(tree)["params"])
     assert not network & {"device", "callbacks", "verbose", "compile",
