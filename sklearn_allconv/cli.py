@@ -415,6 +415,8 @@ def _fit(args: argparse.Namespace) -> int:
     pipe = make_pipeline(
         STFTTransformer(
             sample_rate=rate,
+            # The paper's features are the magnitudes as recorded.
+            normalize=None if args.recipe == "paper" else "rms",
             channel=_CHANNELS[args.channel],
             resample=args.resample,
             n_jobs=args.jobs,
@@ -701,9 +703,10 @@ def _demo(args: argparse.Namespace) -> int:
         f"{len(set(locations))} locations; GroupKFold(4) by location.",
         flush=True,
     )
-    magnitudes = STFTTransformer(standardize=False, n_jobs=args.jobs).fit_transform(
-        clips
-    )
+    # The floor's features: the magnitudes as recorded, whose level is a cue.
+    magnitudes = STFTTransformer(
+        normalize=None, standardize=False, n_jobs=args.jobs
+    ).fit_transform(clips)
     print(f"  STFT: {magnitudes[0].shape[1]} bins per frame.", flush=True)
     # Standardization is refitted inside each fold, as in a real evaluation.
     pipe = Pipeline(
@@ -969,9 +972,10 @@ def _add_fit(commands: Any) -> None:
         "--recipe",
         choices=["default", "paper"],
         default="default",
-        help="scenes: the library's training recipe (batch 32, patience 5 epochs "
-        "to halve the learning rate, 20 to stop) or the paper's (batch 96, "
-        "3 and 10); taggers always train with the paper's (default)",
+        help="the library's recipe (features normalized to each file's RMS "
+        "level; scenes: batch 32, patience 5 epochs to halve the learning rate, "
+        "20 to stop) or the paper's (magnitudes as recorded; scenes: batch 96, "
+        "3 and 10); taggers always train with the paper's settings (default)",
     )
     fit.add_argument(
         "--patience",

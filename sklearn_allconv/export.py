@@ -24,11 +24,11 @@ from torch import nn
 
 from ._optional import import_optional
 from .features import (
-    _PCEN_PARAMS,
     LOG_FLOOR,
+    PCEN_PARAMS,
     PCEN_SCALE,
     STFTTransformer,
-    _pcen_smoothing_coefficient,
+    pcen_smoothing_coefficient,
 )
 from .network import AllConvNet, frame_mask
 
@@ -185,7 +185,7 @@ class TorchSTFT(nn.Module):
         smooth = nn.functional.conv1d(series, self.smoothing.view(1, 1, -1))
         smooth = smooth.reshape(batch, n_bins, n_frames).transpose(1, 2)
         gain, bias, power, eps = (
-            _PCEN_PARAMS[name] for name in ("gain", "bias", "power", "eps")
+            PCEN_PARAMS[name] for name in ("gain", "bias", "power", "eps")
         )
         # librosa's formulas, in the same order.
         agc = torch.exp(-gain * (math.log(eps) + torch.log1p(smooth / eps)))
@@ -195,7 +195,7 @@ class TorchSTFT(nn.Module):
 def _pcen_smoothing(frame_rate: float) -> np.ndarray:
     """Impulse response of :func:`librosa.pcen`'s smoothing filter, truncated
     where it falls below 1e-7 of its sum."""
-    b = _pcen_smoothing_coefficient(frame_rate)
+    b = pcen_smoothing_coefficient(frame_rate)
     length = math.ceil(math.log(1e-7) / math.log1p(-b))
     return b * (1 - b) ** np.arange(length)
 

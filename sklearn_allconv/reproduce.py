@@ -355,7 +355,8 @@ def _network(
     if max_epochs is not None:
         kwargs["max_epochs"] = max_epochs
     return make_pipeline(
-        STFTTransformer(sample_rate=sample_rate),
+        # The paper's features: magnitudes as recorded, no level normalization.
+        STFTTransformer(sample_rate=sample_rate, normalize=None),
         estimator(random_state=random_state, **kwargs),
     )
 

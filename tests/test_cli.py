@@ -372,11 +372,21 @@ def test_fit_options_reach_the_estimator(
         "fit: epoch 1/2",
         "fit: epoch 2/2",
     ]
-    clf = load_model(model)[-1]
+    stft, clf = load_model(model)
     assert clf.lr == 0.01 and clf.random_state == 3 and clf.batch_size == 4
     assert clf.train_split.valid_size == 0.25
     early_stopping = dict(trained[0][-1].callbacks_)["early_stopping"]
     assert early_stopping.patience == 4
+    assert stft.normalize == "rms" and clf.recipe == "default"
+
+
+def test_fit_with_the_papers_recipe_uses_its_features_too(class_folders, tmp_path):
+    model = tmp_path / "model.safetensors"
+    command = ["fit", str(class_folders), str(model), *TRAINING, "--recipe", "paper"]
+    assert main([*command, "-q", "--device", "cpu"]) == 0
+    stft, clf = load_model(model)
+    # The paper's magnitudes as recorded, and its batch size and patiences.
+    assert stft.normalize is None and clf.recipe == "paper"
 
 
 def test_evaluate_prints_and_writes_confusion_matrix_and_report(

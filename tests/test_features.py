@@ -32,7 +32,9 @@ def test_bin_counts_follow_the_window_length(sample_rate, n_bins):
 def test_magnitudes_equal_librosa_stft(sample_rate):
     rng = np.random.default_rng(1)
     clips = _clips(rng, [sample_rate, sample_rate // 3 + 17, 1500])
-    transformer = STFTTransformer(sample_rate=sample_rate, standardize=False)
+    transformer = STFTTransformer(
+        sample_rate=sample_rate, normalize=None, standardize=False
+    )
     features = transformer.fit_transform(clips)
     n_fft, hop, _ = stft_geometry(sample_rate)
     for clip, frames in zip(clips, features, strict=True):
@@ -92,7 +94,9 @@ def test_magnitudes_equal_a_hand_written_dft_with_the_papers_window_and_hop(
         ]
     )
     assert reference.shape == (4, n_bins)
-    transformer = STFTTransformer(sample_rate=sample_rate, standardize=False)
+    transformer = STFTTransformer(
+        sample_rate=sample_rate, normalize=None, standardize=False
+    )
     frames = transformer.fit_transform([clip.astype(np.float32)])[0]
     np.testing.assert_allclose(frames, reference, rtol=1e-4, atol=1e-4)
 
@@ -367,7 +371,7 @@ def test_rms_normalized_features_do_not_depend_on_the_clip_gain():
     for a, b in zip(stft.transform(clips), stft.transform(louder), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     # Without it, a gain moves the standardized features by far more.
-    plain = STFTTransformer(sample_rate=16000).fit(clips)
+    plain = STFTTransformer(sample_rate=16000, normalize=None).fit(clips)
     assert np.abs(plain.transform(louder)[0] - plain.transform(clips)[0]).mean() > 1
 
 
@@ -394,8 +398,10 @@ def test_pcen_features_barely_depend_on_the_clip_gain():
     rng = np.random.default_rng(16)
     clips = _clips(rng, [32000])
     louder = [10 * clip for clip in clips]
-    pcen = STFTTransformer(sample_rate=16000, compression="pcen").fit(clips)
-    plain = STFTTransformer(sample_rate=16000).fit(clips)
+    pcen = STFTTransformer(
+        sample_rate=16000, normalize=None, compression="pcen"
+    ).fit(clips)
+    plain = STFTTransformer(sample_rate=16000, normalize=None).fit(clips)
 
     def change(stft):
         # After the first 0.4 s, where librosa's filter starts from rest.
@@ -420,7 +426,9 @@ def test_log_gain_features_do_not_depend_on_the_clip_gain(standardize):
     for a, b in zip(stft.transform(clips), stft.transform(louder), strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-3)
     # Without the clip's mean, the gain shifts every value by log(10).
-    log = STFTTransformer(sample_rate=16000, compression="log", standardize=False)
+    log = STFTTransformer(
+        sample_rate=16000, normalize=None, compression="log", standardize=False
+    )
     shift = log.fit_transform(louder)[0] - log.transform(clips)[0]
     np.testing.assert_allclose(shift, np.log(10), atol=1e-3)
 
@@ -472,8 +480,8 @@ def test_unknown_compression_is_refused_in_fit_and_a_change_after_fit_too():
     stft.set_params(compression="log-gain")
     with pytest.raises(ValueError, match="compression from None to 'log-gain'"):
         stft.transform(clips)
-    stft.set_params(compression=None, normalize="rms")
-    with pytest.raises(ValueError, match="normalize from None to 'rms'"):
+    stft.set_params(compression=None, normalize=None)
+    with pytest.raises(ValueError, match="normalize from 'rms' to None"):
         stft.transform(clips)
     with pytest.raises(InvalidParameterError, match="'normalize' parameter"):
         clone(stft).set_params(normalize="peak").fit(clips)

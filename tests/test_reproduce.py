@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from _dcase_layouts import TUT_LABELS, write_chime_home, write_tut_development
 
-from sklearn_allconv import AudioTagger, SceneClassifier, datasets
+from sklearn_allconv import AudioTagger, SceneClassifier, STFTTransformer, datasets
 from sklearn_allconv.baseline import GMMSceneClassifier, GMMTagger
 from sklearn_allconv.cli import main
 from sklearn_allconv.datasets import load_chime_home, load_tut_acoustic_scenes_2016
@@ -36,6 +36,15 @@ def _run_recording_fits(tmp_path, task, root, classes):
                 return _original(self, X, y, *args, **kw)
 
             patch.setattr(cls, "fit", fit)
+        # The features each network trains on: the paper's, not normalized.
+        normalize = seen.setdefault("normalize", [])
+        stft_fit = STFTTransformer.fit_transform
+
+        def record_stft(self, *args, **kw):
+            normalize.append(self.normalize)
+            return stft_fit(self, *args, **kw)
+
+        patch.setattr(STFTTransformer, "fit_transform", record_stft)
         printed = io.StringIO()
         result = reproduce_table(
             task, root, output=tmp_path / "out", file=printed, **TINY
@@ -104,6 +113,7 @@ def test_both_systems_train_on_the_official_folds(scenes_run):
         np.testing.assert_array_equal(network_y, scenes.target[scenes.folds != fold])
     for system in ("Baseline", "Network"):
         assert set(result.predictions[system]) <= set(TUT_LABELS)
+    assert seen["normalize"] == [None] * 4  # the paper's magnitudes
 
 
 def test_scene_outputs_are_written(scenes_run):
@@ -174,6 +184,7 @@ def test_both_tag_systems_train_on_the_official_folds(tags_run):
         np.testing.assert_array_equal(baseline_y, network_y)
         np.testing.assert_array_equal(network_y, tags.target[tags.folds != fold])
     assert not np.isnan(result.predictions["Baseline"]).any()
+    assert seen["normalize"] == [None] * 5  # the paper's magnitudes
 
 
 def test_command_line_runs_the_demo_data(monkeypatch, tmp_path, capsys):
