@@ -682,7 +682,9 @@ def _prepare(
 ) -> None:
     """Normalize, then compress, one clip's (frames x bins) magnitudes in place."""
     if normalize == "rms":
-        rms = np.sqrt(np.mean(np.square(frames, dtype=np.float64)))
+        # Accumulated in float64 without a float64 copy of the clip.
+        squares = np.einsum("ij,ij->", frames, frames, dtype=np.float64)
+        rms = np.sqrt(squares / frames.size)
         if rms > 0:  # a silent clip stays zero
             frames /= np.float32(rms)
     if compression is not None:
