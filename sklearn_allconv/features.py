@@ -69,8 +69,7 @@ def stft_geometry(
 # verbose) only change how they are computed.
 _ANALYSIS_PARAMS = (
     "sample_rate", "window_ms", "hop_ms", "normalize", "compression", "standardize",
-    "channel",
-    "resample",
+    "channel", "resample",
 )
 
 # Added to the magnitudes before the log of ``compression``: the log of digital
@@ -153,7 +152,8 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         do not depend on the clip's gain (a clip scaled by 10 gives the same
         features, up to the 1e-6 floor). ``"pcen"`` is per-channel energy
         normalization [2]_, :func:`librosa.pcen` with its defaults on the
-        magnitudes times 2**31 (see Notes): each bin is divided by a power
+        magnitudes times 2**31 (librosa's documented use for audio in
+        [-1, 1]): each bin is divided by a power
         (0.98) of its own average over the last 0.4 s, then
         root-compressed, which makes the features almost independent of the
         clip's gain while keeping its events. The standardization statistics
@@ -161,7 +161,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         effects.
     standardize : bool, default=True
         Whether to scale each bin to zero mean and unit variance over the frames
-        seen in :meth:`fit` (after ``compression``).
+        seen in :meth:`fit` (after ``normalize`` and ``compression``).
     channel : int or "mean", default=0
         Which channel of multi-channel audio to use: an index (0 is the left
         channel, as in the paper) or ``"mean"`` to average all channels. Mono
