@@ -318,7 +318,12 @@ try:
 except KeyboardInterrupt:
     print("interrupted", flush=True)
     sys.exit(3)
-print("scores", result, flush=True)
+# Reached only if the Ctrl-C was lost: what the process's SIGINT state was,
+# for the failure message.
+import signal
+print("scores", result, "handler", signal.getsignal(signal.SIGINT), "blocked",
+      signal.pthread_sigmask(signal.SIG_BLOCK, []), "pending", signal.sigpending(),
+      flush=True)
 """
 
 
