@@ -300,6 +300,11 @@ class Ready(Callback):
         if len(net.history) == 2:
             print("ready", flush=True)
 
+    def on_train_end(self, net, **kwargs):
+        # For the failure message: how each fit ended.
+        print("trained", len(net.history), "epochs, interrupted_",
+              getattr(net, "interrupted_", None), flush=True)
+
 
 rng = np.random.default_rng(0)
 X = np.empty(24, dtype=object)
