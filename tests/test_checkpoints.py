@@ -285,6 +285,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Trains until SIGINT, printing "ready" once training is under way; prints
 # "scores" if the run returns and exits with 3 on a KeyboardInterrupt.
 _SIGINT_SCRIPT = """
+import os
 import sys
 import numpy as np
 import torch
@@ -295,9 +296,28 @@ from sklearn_allconv import SceneClassifier
 torch.set_num_threads(1)
 
 
+def signal_state():
+    # For the failure message: the kernel's view of SIGINT (bit 2 of the
+    # Sig* masks), for the process and for each of its threads.
+    try:
+        with open("/proc/self/status") as status:
+            state = [line.split()
+                     for line in status if line.startswith(("Sig", "Shd"))]
+        tasks = os.listdir("/proc/self/task")
+        blocked = []
+        for task in tasks:
+            with open(f"/proc/self/task/{task}/status") as status:
+                blocked += [line.split()[1]
+                            for line in status if line.startswith("SigBlk")]
+    except OSError as exc:
+        return f"no /proc: {exc}"
+    return f"{state} threads {len(tasks)} SigBlk per thread {blocked}"
+
+
 class Ready(Callback):
     def on_epoch_end(self, net, **kwargs):
         if len(net.history) == 2:
+            print("signal state", signal_state(), flush=True)
             print("ready", flush=True)
 
     def on_train_end(self, net, **kwargs):
@@ -328,7 +348,7 @@ except KeyboardInterrupt:
 import signal
 print("scores", result, "handler", signal.getsignal(signal.SIGINT), "blocked",
       signal.pthread_sigmask(signal.SIG_BLOCK, []), "pending", signal.sigpending(),
-      flush=True)
+      "signal state", signal_state(), flush=True)
 """
 
 
@@ -365,7 +385,10 @@ def _interrupt_when_ready(command, *, ready, env=None):
         for line in process.stdout:
             lines.append(line)
             if re.search(ready, line):
-                process.send_signal(signal.SIGINT)
+                # os.kill, not send_signal: the latter skips a child that
+                # poll() believes ended, and the failure message says which.
+                os.kill(process.pid, signal.SIGINT)
+                lines.append(f"(parent: SIGINT sent to {process.pid})\n")
                 break
         lines.extend(process.stdout)
         process.wait(timeout=120)
