@@ -13,8 +13,9 @@ that fits running in parallel (cross-validation folds, grid-search candidates)
 never share files. A fit resumed from such a checkpoint continues as if it had
 never stopped. When training is interrupted (Ctrl-C, a ``KeyboardInterrupt``),
 the last finished epoch is written, the estimator keeps the best weights so
-far, drops the unfinished epoch from its history and warns where the
-checkpoint is; then ``fit`` raises the ``KeyboardInterrupt`` again.
+far (where early stopping restores them, else the weights reached), drops
+the unfinished epoch from its history and warns where the checkpoint is;
+then ``fit`` raises the ``KeyboardInterrupt`` again.
 """
 
 from __future__ import annotations
@@ -390,7 +391,9 @@ class ValidationEarlyStopping(EarlyStopping):
     :class:`skorch.callbacks.EarlyStopping` with the same parameters; it
     watches ``monitor`` only in epochs that recorded it, and restores the best
     weights (``load_best``) only when it saw any. The estimators use
-    ``monitor="valid_loss", patience=10, load_best=True``.
+    ``monitor="valid_loss"``, with the patience and ``load_best`` of their
+    recipe (``SceneClassifier(recipe=...)``; ``AudioTagger``: 10 epochs,
+    ``load_best=True``).
 
     Parameters
     ----------

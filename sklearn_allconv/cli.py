@@ -974,8 +974,9 @@ def _add_fit(commands: Any) -> None:
         default="default",
         help="the library's recipe (features normalized to each file's RMS "
         "level; scenes: batch 32, patience 5 epochs to halve the learning rate, "
-        "20 to stop) or the paper's (magnitudes as recorded; scenes: batch 96, "
-        "3 and 10); taggers always train with the paper's settings (default)",
+        "20 to stop, the last epoch's weights kept) or the paper's (magnitudes "
+        "as recorded; scenes: batch 96, 3 and 10, the best epoch's weights "
+        "restored); taggers always train with the paper's settings (default)",
     )
     fit.add_argument(
         "--patience",

@@ -17,6 +17,7 @@ from sklearn.metrics import DetCurveDisplay, det_curve
 from sklearn.pipeline import Pipeline
 from sklearn.utils import get_tags
 from sklearn.utils.validation import check_is_fitted
+from skorch.callbacks import EarlyStopping
 
 from ._optional import import_optional
 from .metrics import equal_error_rate
@@ -24,12 +25,23 @@ from .metrics import equal_error_rate
 __all__ = ["TagDetCurveDisplay", "TrainingHistoryDisplay"]
 
 
+def _restored_best(network: Any) -> bool:
+    """Whether ``network``'s early stopping restores its best validation epoch."""
+    return any(
+        isinstance(callback, EarlyStopping)
+        and callback.load_best
+        and callback.monitor == "valid_loss"
+        for _, callback in getattr(network, "callbacks_", [])
+    )
+
+
 class TrainingHistoryDisplay:
     """Training and validation loss, and the learning rate, per epoch.
 
     The training recipe halves the learning rate when the validation loss
-    stops improving and restores the weights of the best epoch (early
-    stopping); this display shows both. Build it with :meth:`from_estimator`
+    stops improving, and early stopping restores the weights of the best epoch
+    where the recipe asks for it (``recipe="paper"``, ``AudioTagger``); this
+    display shows both. Build it with :meth:`from_estimator`
     from a fitted :class:`~sklearn_allconv.SceneClassifier` or
     :class:`~sklearn_allconv.AudioTagger` (or a pipeline ending in one), or
     from the values directly.
@@ -98,6 +110,10 @@ class TrainingHistoryDisplay:
     ) -> TrainingHistoryDisplay:
         """Plot the training history of a fitted network estimator.
 
+        The best epoch is marked when early stopping restored its weights
+        (``load_best``); with ``SceneClassifier``'s default recipe the
+        estimator keeps the weights of its last epoch, and no epoch is marked.
+
         Parameters
         ----------
         estimator : SceneClassifier, AudioTagger or Pipeline
@@ -133,7 +149,7 @@ class TrainingHistoryDisplay:
             return np.asarray(history[:, key], dtype=float)
 
         best_epoch = None
-        if "valid_loss_best" in keys:
+        if "valid_loss_best" in keys and _restored_best(network):
             best = [epoch["epoch"] for epoch in history if epoch.get("valid_loss_best")]
             best_epoch = best[-1] if best else None
         display = cls(

@@ -167,13 +167,16 @@ def test_resumed_fit_interrupted_again_before_an_epoch_ends_resumes_exactly():
 
 
 def test_keyboard_interrupt_leaves_a_usable_model_with_the_best_weights():
+    # recipe="paper" restores the best epoch when training ends, interrupted
+    # or not (the default recipe keeps the weights reached: the next test).
     X, y = _scenes()
-    clf = _interrupted(SceneClassifier, X, y, epoch=5, batch=2)
+    clf = _interrupted(SceneClassifier, X, y, epoch=5, batch=2, recipe="paper")
     assert len(clf.history_) == 4
     assert all("valid_loss" in row for row in clf.history_)
     stopper = dict(clf.callbacks_)["early_stopping"]
     best = stopper.best_model_weights_
     assert stopper.best_epoch_ == 1 + int(np.argmin(clf.history_[:, "valid_loss"]))
+    assert stopper.best_epoch_ < 4  # restoring it changes the weights
     for name, tensor in clf.module_.state_dict().items():
         torch.testing.assert_close(tensor, best[name], rtol=0, atol=0)
     proba = clf.predict_proba(X)
@@ -186,6 +189,30 @@ def test_keyboard_interrupt_leaves_a_usable_model_with_the_best_weights():
     np.testing.assert_array_equal(copy.predict_proba(X), proba)
     clf.set_params(max_epochs=1, callbacks__interrupt__epoch=0).partial_fit(X, y)
     assert len(clf.history_) == 5
+
+
+def test_keyboard_interrupt_in_the_default_recipe_keeps_the_weights_reached():
+    X, y = _scenes()
+    reached = {}
+
+    class Record(Callback):
+        def on_batch_end(self, net, training=False, **kwargs):
+            if training:
+                reached.update(
+                    {k: v.detach().clone() for k, v in net.module_.state_dict().items()}
+                )
+
+    clf = SceneClassifier(
+        **PARAMS,
+        callbacks=[("record", Record()), ("interrupt", _InterruptAt(5, 2))],
+    )
+    with pytest.warns(UserWarning, match="holds the weights reached when it stopped"):
+        with pytest.raises(KeyboardInterrupt):
+            clf.fit(X, y)
+    assert clf.interrupted_ and len(clf.history_) == 4
+    assert dict(clf.callbacks_)["early_stopping"].best_model_weights_ is None
+    for name, tensor in clf.module_.state_dict().items():
+        torch.testing.assert_close(tensor, reached[name], rtol=0, atol=0)
 
 
 def test_interrupt_in_the_first_epoch_leaves_a_model_that_predicts():

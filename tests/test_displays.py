@@ -48,7 +48,7 @@ def _scene_classifier(**params):
 
 
 def test_history_display_draws_the_estimators_history():
-    clf = _scene_classifier(callbacks__lr_plateau__patience=0)
+    clf = _scene_classifier(callbacks__lr_plateau__patience=0, recipe="paper")
     display = TrainingHistoryDisplay.from_estimator(clf)
     history = clf.history_
     np.testing.assert_allclose(
@@ -67,6 +67,16 @@ def test_history_display_draws_the_estimators_history():
     labels = display.loss_ax_.get_legend_handles_labels()[1]
     best_label = f"best epoch ({best}, restored)"
     assert labels == ["training loss", "validation loss", best_label]
+
+
+def test_history_display_marks_no_best_epoch_when_the_last_weights_are_kept():
+    # The default recipe keeps the last epoch's weights: no epoch was restored.
+    clf = _scene_classifier(callbacks__lr_plateau__patience=0)
+    assert any(row["valid_loss_best"] for row in clf.history_[1:])
+    display = TrainingHistoryDisplay.from_estimator(clf)
+    assert display.best_epoch is None and "best_epoch" not in display.lines_
+    labels = display.loss_ax_.get_legend_handles_labels()[1]
+    assert labels == ["training loss", "validation loss"]
 
 
 def test_history_display_without_validation_draws_the_training_loss_only():

@@ -388,6 +388,7 @@ def test_recipe_sets_batch_size_and_patiences_left_to_it(
     callbacks = dict(clf.callbacks_)
     assert callbacks["lr_plateau"].patience == plateau
     assert callbacks["early_stopping"].patience == stopping
+    assert callbacks["early_stopping"].load_best is (recipe == "paper")
     dataset = clf.get_dataset(np.array([np.zeros((20, 4), np.float32)] * 100))
     assert clf.get_iterator(dataset).batch_sampler.batch_size == batch_size
     # What is set explicitly wins over the recipe.
@@ -399,6 +400,7 @@ def test_recipe_sets_batch_size_and_patiences_left_to_it(
     # The tagger keeps the paper's recipe.
     tagger = AudioTagger().initialize_callbacks()
     assert dict(tagger.callbacks_)["early_stopping"].patience == 10
+    assert dict(tagger.callbacks_)["early_stopping"].load_best is True
     assert tagger.get_iterator(dataset).batch_sampler.batch_size == 96
 
 
@@ -412,26 +414,57 @@ def test_unknown_recipe_is_refused_with_the_choices(scenes, recipe):
         _small(SceneClassifier, max_epochs=1, recipe=recipe).fit(X, y)
 
 
-def test_early_stopping_restores_the_weights_of_the_best_validation_epoch(scenes):
+class _RecordTrainedWeights(Callback):
+    """A copy of the weights after each epoch's training batches.
+
+    Recorded at the end of each training batch: the epoch at whose end early
+    stopping stops is not seen by callbacks listed after it, such as this one.
+    """
+
+    def initialize(self):
+        self.weights_ = []
+        return self
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.weights_.append(None)
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.weights_[-1] = {
+                k: v.detach().clone() for k, v in net.module_.state_dict().items()
+            }
+
+
+@pytest.mark.parametrize("recipe, restores", [("paper", True), ("default", False)])
+def test_early_stopping_restores_the_best_epoch_in_the_papers_recipe_only(
+    scenes, recipe, restores
+):
+    # recipe="paper" restores the weights of the best validation loss; the
+    # default recipe keeps those of the last epoch.
     X, y, groups = scenes
-    recorder = _RecordEpochs()
+    recorder = _RecordTrainedWeights()
     clf = _small(
         SceneClassifier,
         max_epochs=40,
         lr=0.05,
+        recipe=recipe,
         callbacks=[("record", recorder)],
         callbacks__early_stopping__patience=3,
     ).fit(X, y, groups=groups)
+    assert dict(clf.callbacks_)["early_stopping"].load_best is restores
     losses = np.array(clf.history_[:, "valid_loss"])
     assert len(losses) < 40  # stopped early, so the last epoch is not the best
     best = int(np.flatnonzero(clf.history_[:, "valid_loss_best"])[-1])
     assert best < len(losses) - 1 and losses[best] == losses.min()
+    assert len(recorder.weights_) == len(losses)
+    kept = best if restores else -1
+    other = -1 if restores else best
     final = clf.module_.state_dict()
-    for name, value in recorder.weights_[best].items():
+    for name, value in recorder.weights_[kept].items():
         torch.testing.assert_close(final[name], value, rtol=0, atol=0)
     assert not all(
         torch.equal(final[name], value)
-        for name, value in recorder.weights_[-1].items()
+        for name, value in recorder.weights_[other].items()
     )
 
 
