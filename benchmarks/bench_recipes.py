@@ -19,6 +19,9 @@ the same folds and seeds:
 - ``rms``, ``none``: the defaults on ``STFTTransformer(normalize="rms")`` and
   ``STFTTransformer(normalize=None)`` (each clip's magnitudes divided by their
   root mean square, or not);
+- ``best``: the defaults, but early stopping restores the weights of the
+  epoch with the best validation loss (as ``recipe="paper"`` does) instead of
+  keeping the last epoch's;
 - ``updates``: the paper's recipe with a batch capped so that an epoch has at
   least 8 updates (``min(96, max(16, n_train // 8))``), and the patience converted from
   updates (25 to halve the learning rate, 80 to stop) into epochs for the
@@ -63,6 +66,8 @@ def _recipe(name: str, n_train: int) -> dict[str, Any]:
         return {}
     if name == "paper":
         return {"recipe": "paper"}
+    if name == "best":
+        return {"callbacks__early_stopping__load_best": True}
     if name == "batch32":
         return {"recipe": "paper", "batch_size": 32}
     if name == "updates":
@@ -87,8 +92,8 @@ def main() -> None:
             nargs="+",
             default=["paper", "default"],
             choices=[
-                "paper", "default", "batch32", "updates", "log", "log-gain", "pcen",
-                "rms", "none",
+                "paper", "default", "best", "batch32", "updates", "log", "log-gain",
+                "pcen", "rms", "none",
             ],
         )
         parser.add_argument(
