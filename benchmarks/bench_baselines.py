@@ -69,6 +69,17 @@ def _baseline_before() -> types.ModuleType:
         text=True,
         check=True,
     ).stdout
+    # Its audio input helpers have since moved, unchanged, from features.py to
+    # _validation.py (b1f1977): import them from there, as baseline.py does now.
+    moved = "from .features import _as_clip_sources, _load, stft_geometry\n"
+    if moved not in source:
+        raise RuntimeError(f"{BEFORE}:baseline.py no longer has the line {moved!r}")
+    source = source.replace(
+        moved,
+        "from ._validation import as_clip_sources as _as_clip_sources\n"
+        "from ._validation import load_clip as _load\n"
+        "from .features import stft_geometry\n",
+    )
     module = types.ModuleType("sklearn_allconv._baseline_before")
     module.__package__ = "sklearn_allconv"
     sys.modules[module.__name__] = module
