@@ -660,8 +660,9 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
             self.__dict__.pop("_grad_scaler", None)
         if self.interrupted_:
             # skorch swallows the KeyboardInterrupt; the callbacks have left the
-            # best weights and a checkpoint. The caller (a cross-validation, a
-            # grid search, the command line) must stop too.
+            # recipe's weights (the best or the last) and a checkpoint. The
+            # caller (a cross-validation, a grid search, the command line) must
+            # stop too.
             raise KeyboardInterrupt
         return self
 
