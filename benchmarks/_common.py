@@ -72,6 +72,23 @@ def parse_args(
     return args
 
 
+def add_eval_set_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--data`` (a set made by ``make_eval_sets.py``) and ``--seeds``."""
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=ROOT / "benchmarks" / "data" / "scenes-small",
+        help="folder made by make_eval_sets.py (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=[0, 1, 2],
+        help="random_state values",
+    )
+
+
 def parse_augment(expression: str | None) -> list[Any] | None:
     """The augmentations an ``--augment`` expression names, or None.
 

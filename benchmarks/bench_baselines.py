@@ -40,11 +40,17 @@ import subprocess
 import sys
 import types
 from functools import partial
-from pathlib import Path
 
 import numpy as np
 import soundfile
-from _common import ROOT, environment, parse_args, print_table, write_json
+from _common import (
+    ROOT,
+    add_eval_set_arguments,
+    environment,
+    parse_args,
+    print_table,
+    write_json,
+)
 
 # isort: split
 from sklearn.linear_model import LogisticRegression
@@ -113,25 +119,13 @@ def _cross_validate(model, features, y, cv) -> float:
 
 def main() -> None:
     def extra(parser):
-        parser.add_argument(
-            "--data",
-            type=Path,
-            default=ROOT / "benchmarks" / "data" / "scenes-small",
-            help="folder made by make_eval_sets.py (default: %(default)s)",
-        )
+        add_eval_set_arguments(parser)
         parser.add_argument(
             "--systems",
             nargs="+",
             choices=SYSTEMS,
             default=list(SYSTEMS),
             help="which systems to run (default: all)",
-        )
-        parser.add_argument(
-            "--seeds",
-            type=int,
-            nargs="+",
-            default=[0, 1, 2],
-            help="random_state values",
         )
 
     args = parse_args("bench_baselines", __doc__.splitlines()[0], extra)

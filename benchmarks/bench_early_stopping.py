@@ -33,11 +33,16 @@ from __future__ import annotations
 
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
-from _common import ROOT, environment, parse_args, print_table, write_json
+from _common import (
+    add_eval_set_arguments,
+    environment,
+    parse_args,
+    print_table,
+    write_json,
+)
 
 # isort: split
 import soundfile
@@ -107,19 +112,7 @@ def _policies(curve: dict[str, list[float]], patience: int) -> dict[str, int]:
 
 def main() -> None:
     def extra(parser):
-        parser.add_argument(
-            "--data",
-            type=Path,
-            default=ROOT / "benchmarks" / "data" / "scenes-small",
-            help="folder made by make_eval_sets.py (default: %(default)s)",
-        )
-        parser.add_argument(
-            "--seeds",
-            type=int,
-            nargs="+",
-            default=[0, 1, 2],
-            help="random_state values",
-        )
+        add_eval_set_arguments(parser)
         parser.add_argument(
             "--epochs", type=int, default=60, help="epochs per fit (default: 60)"
         )

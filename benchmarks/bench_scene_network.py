@@ -25,11 +25,10 @@ from __future__ import annotations
 import ast
 import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 from _common import (
-    ROOT,
+    add_eval_set_arguments,
     environment,
     parse_args,
     parse_augment,
@@ -49,19 +48,7 @@ from sklearn_allconv.metrics import mean_class_wise_accuracy
 
 def main() -> None:
     def extra(parser):
-        parser.add_argument(
-            "--data",
-            type=Path,
-            default=ROOT / "benchmarks" / "data" / "scenes-small",
-            help="folder made by make_eval_sets.py (default: %(default)s)",
-        )
-        parser.add_argument(
-            "--seeds",
-            type=int,
-            nargs="+",
-            default=[0, 1, 2],
-            help="random_state values",
-        )
+        add_eval_set_arguments(parser)
         parser.add_argument(
             "--compression",
             choices=["none", "log", "log-gain", "pcen"],
