@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sized
 from functools import partial
 from numbers import Integral, Real
 from types import FrameType
-from typing import Any, cast
+from typing import Any, TypedDict, cast
 
 import numpy as np
 import scipy.sparse as sp
@@ -85,7 +85,14 @@ _AUTOCAST_DTYPES = {
 # by measurement on data sets of a few hundred to a thousand clips
 # (benchmarks/bench_recipes.py, benchmarks/bench_scene_network.py;
 # docs/user_guide/training.md).
-_RECIPES: dict[str, dict[str, int]] = {
+class _Recipe(TypedDict):
+    batch_size: int
+    plateau_patience: int
+    stopping_patience: int
+    restore_best: bool
+
+
+_RECIPES: dict[str, _Recipe] = {
     "default": {
         "batch_size": 32,
         "plateau_patience": 5,
@@ -195,7 +202,7 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
         if requested == "auto":
             self.__dict__["device"] = "auto"
 
-    def _recipe(self, *, check: bool = True) -> dict[str, int]:
+    def _recipe(self, *, check: bool = True) -> _Recipe:
         """The batch size and patiences of the training recipe in use.
 
         With ``check=False`` an unknown recipe gives the default's values
@@ -239,7 +246,7 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
                 ValidationEarlyStopping(
                     monitor="valid_loss",
                     patience=recipe["stopping_patience"],
-                    load_best=bool(recipe["restore_best"]),
+                    load_best=recipe["restore_best"],
                 ),
             ),
             # Last, so that it saves the state the callbacks above leave.
