@@ -116,8 +116,12 @@ class _SigintWatch:
     """Note whether SIGINT (Ctrl-C) arrives; its handling stays as it was.
 
     skorch ends training on any ``KeyboardInterrupt``, and callbacks raise one
-    to stop early: this tells a user's Ctrl-C from such a stop. Signals reach
-    the main thread only, so elsewhere there is nothing to watch.
+    to stop early: this tells a user's Ctrl-C from such a stop. It also keeps
+    a Ctrl-C from being lost: Python raises the ``KeyboardInterrupt`` in
+    whatever Python code runs when the signal arrives, and code called from C
+    that discards errors (an attribute probe, a dict lookup with a Python
+    ``__eq__``, a finalizer) drops it; :meth:`check` raises it again. Signals
+    reach the main thread only, so elsewhere there is nothing to watch.
     """
 
     def __enter__(self) -> _SigintWatch:
@@ -138,6 +142,11 @@ class _SigintWatch:
     ) -> None:
         self.fired = True
         previous(signum, frame)
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` if SIGINT has arrived."""
+        if self.fired:
+            raise KeyboardInterrupt
 
     def __exit__(self, *exc_info: Any) -> None:
         if self.previous is not None:
@@ -430,6 +439,11 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
         self._notifying = method_name
         super().notify(method_name, **cb_kwargs)
         self._notifying = None
+        watch = self.__dict__.get("_sigint_watch")
+        if watch is not None:
+            # A Ctrl-C whose KeyboardInterrupt was lost still ends training,
+            # at the next batch or epoch boundary.
+            watch.check()
 
     def fit_loop(
         self, X: Any, y: Any = None, epochs: int | None = None, **fit_params: Any
@@ -438,7 +452,9 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
 
         Sets ``interrupted_``: True when a ``KeyboardInterrupt`` came from the
         user (SIGINT, or raised during an epoch), False when training ran to
-        its end or a callback stopped it at the end of an epoch.
+        its end or a callback stopped it at the end of an epoch. A SIGINT
+        whose ``KeyboardInterrupt`` some library swallowed is raised again at
+        the next batch or epoch boundary.
 
         Parameters
         ----------
@@ -459,11 +475,16 @@ class _AllConvEstimator(TransformerMixin, NeuralNet):
         self.interrupted_ = False
         self._notifying = None
         with _SigintWatch() as watch:
+            self.__dict__["_sigint_watch"] = watch
             try:
-                return super().fit_loop(X, y, epochs=epochs, **fit_params)
+                super().fit_loop(X, y, epochs=epochs, **fit_params)
+                watch.check()
+                return self
             except KeyboardInterrupt:
                 self.interrupted_ = watch.fired or self._notifying != "on_epoch_end"
                 raise
+            finally:
+                del self.__dict__["_sigint_watch"]
 
     # -- fitting -----------------------------------------------------------
 

@@ -486,6 +486,45 @@ def test_ctrl_c_at_the_end_of_an_epoch_keeps_its_checkpoint(sigint_raises):
     assert os.path.isfile(os.path.join(checkpoint.dirname_, CHECKPOINT_FILE))
 
 
+class _SwallowedSigint(Callback):
+    """Deliver SIGINT in a training batch of epoch ``epoch`` and swallow the
+    ``KeyboardInterrupt``, as code called from C that discards errors does."""
+
+    def __init__(self, epoch):
+        self.epoch = epoch
+
+    def initialize(self):
+        self.swallowed_ = 0
+        return self
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and len(net.history) == self.epoch and not self.swallowed_:
+            try:
+                # Python runs the handler before raise_signal returns.
+                signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt:
+                self.swallowed_ += 1
+
+
+def test_ctrl_c_whose_keyboard_interrupt_was_swallowed_still_stops_training(
+    sigint_raises,
+):
+    X, y = _scenes()
+    swallow = _SwallowedSigint(epoch=2)
+    clf = SceneClassifier(**PARAMS, callbacks=[("swallow", swallow)])
+    with (
+        pytest.warns(UserWarning, match="interrupted during epoch 2"),
+        pytest.raises(KeyboardInterrupt),
+    ):
+        clf.fit(X, y)
+    assert swallow.swallowed_ == 1
+    # Stopped in the batch the signal came in: epoch 2 is unfinished and dropped.
+    assert clf.interrupted_ and len(clf.history_) == 1
+    # The next fit is not stopped by the old signal.
+    clf.set_params(callbacks__swallow=None, max_epochs=2).fit(X, y)
+    assert not clf.interrupted_ and len(clf.history_) == 2
+
+
 def test_early_stopping_is_not_mistaken_for_ctrl_c():
     X, y = _scenes()
     with warnings.catch_warnings():
