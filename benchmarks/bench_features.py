@@ -42,7 +42,7 @@ import librosa
 import soundfile
 
 from sklearn_allconv import STFTTransformer
-from sklearn_allconv.features import stft_geometry
+from sklearn_allconv.features import PAPER_FEATURES, stft_geometry
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
@@ -79,23 +79,26 @@ def librosa_loop(clips: list[np.ndarray], sample_rate: int) -> list[np.ndarray]:
 def speed(sample_rate: int, seconds: float, n_clips: int, repeats: int) -> dict:
     clips = _noise_clips(n_clips, int(seconds * sample_rate), seed=sample_rate)
     # The librosa loop computes the paper's features: so do the transformers
-    # compared with it (normalize=None); the default's RMS normalization is
-    # timed on its own row.
+    # compared with it (PAPER_FEATURES); the default's RMS normalization and
+    # PCEN are timed on rows of their own.
     candidates = {
         "librosa loop": lambda: librosa_loop(clips, sample_rate),
         "STFTTransformer n_jobs=1": lambda: STFTTransformer(
-            sample_rate=sample_rate, normalize=None, n_jobs=1
+            sample_rate=sample_rate, n_jobs=1, **PAPER_FEATURES
         ).fit_transform(clips),
         "STFTTransformer n_jobs=2": lambda: STFTTransformer(
-            sample_rate=sample_rate, normalize=None, n_jobs=2
+            sample_rate=sample_rate, n_jobs=2, **PAPER_FEATURES
         ).fit_transform(clips),
         "STFTTransformer n_jobs=1, normalize='rms'": lambda: STFTTransformer(
+            sample_rate=sample_rate, n_jobs=1, compression=None
+        ).fit_transform(clips),
+        "STFTTransformer n_jobs=1, defaults (rms, pcen)": lambda: STFTTransformer(
             sample_rate=sample_rate, n_jobs=1
         ).fit_transform(clips),
     }
     times = interleaved(candidates, repeats)
     ours = STFTTransformer(
-        sample_rate=sample_rate, normalize=None, standardize=False
+        sample_rate=sample_rate, standardize=False, **PAPER_FEATURES
     ).fit_transform(clips)
     n_fft, hop_length, _ = stft_geometry(sample_rate)
     magnitude_error = max(
@@ -116,7 +119,7 @@ def speed(sample_rate: int, seconds: float, n_clips: int, repeats: int) -> dict:
         for clip, frames in zip(clips, ours, strict=True)
     )
     standardized = STFTTransformer(
-        sample_rate=sample_rate, normalize=None
+        sample_rate=sample_rate, **PAPER_FEATURES
     ).fit_transform(clips)
     reference = librosa_loop(clips, sample_rate)
     standardized_error = max(
@@ -140,6 +143,10 @@ def speed(sample_rate: int, seconds: float, n_clips: int, repeats: int) -> dict:
         ),
         "ratio_normalize_rms_over_none": paired_ratio(
             times["STFTTransformer n_jobs=1, normalize='rms'"],
+            times["STFTTransformer n_jobs=1"],
+        ),
+        "ratio_defaults_over_paper_features": paired_ratio(
+            times["STFTTransformer n_jobs=1, defaults (rms, pcen)"],
             times["STFTTransformer n_jobs=1"],
         ),
         "max_abs_error_vs_librosa_magnitudes": magnitude_error,
@@ -300,9 +307,11 @@ def main() -> None:
             "ours n_jobs=1",
             "ours n_jobs=2",
             "ours rms",
+            "ours defaults",
             "1 / librosa",
             "2 / 1",
             "rms / 1",
+            "defaults / 1",
             "equal",
         ],
         [
@@ -312,6 +321,7 @@ def main() -> None:
                 r["ratio_n_jobs_1_over_librosa"],
                 r["ratio_n_jobs_2_over_n_jobs_1"],
                 r["ratio_normalize_rms_over_none"],
+                r["ratio_defaults_over_paper_features"],
                 r["equal_to_librosa"],
             ]
             for r in payload["speed"]

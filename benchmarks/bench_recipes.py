@@ -15,10 +15,11 @@ the same folds and seeds:
   minus each clip's mean log magnitude (unstandardized; the first batch norm
   rescales them);
 - ``pcen``: the defaults on ``STFTTransformer(compression="pcen")``
-  (per-channel energy normalization, standardized per bin in each fold);
-- ``rms``, ``none``: the defaults on ``STFTTransformer(normalize="rms")`` and
-  ``STFTTransformer(normalize=None)`` (each clip's magnitudes divided by their
-  root mean square, or not);
+  (per-channel energy normalization, standardized per bin in each fold; the
+  transformer's default, so the same as ``default``);
+- ``rms``, ``none``: the defaults on ``STFTTransformer(compression=None)`` and
+  ``STFTTransformer(normalize=None, compression=None)`` (each clip's magnitudes
+  divided by their root mean square, or not, and not compressed);
 - ``best``: the defaults, but early stopping restores the weights of the
   epoch with the best validation loss (as ``recipe="paper"`` does) instead of
   keeping the last epoch's;
@@ -31,7 +32,8 @@ on :func:`~sklearn_allconv.datasets.make_acoustic_scenes` sets of several
 sizes (clips per location), with :class:`~sklearn.model_selection.GroupKFold`
 over locations, scored by mean class-wise accuracy. Two logistic regressions
 are the floors to beat: on each clip's mean log spectrum (the demo's), and on
-the per-bin mean and standard deviation of the standardized STFT.
+the per-bin mean and standard deviation of the standardized, level-normalized
+STFT magnitudes (``STFTTransformer(compression=None)``).
 ``--augment "SpecMask(2, 20, 2, 40), Mixup(0.2)"`` and ``--test-crops N`` add
 the options outside the paper (:mod:`sklearn_allconv.augment`, ``test_crops``)
 to every recipe.
@@ -121,17 +123,20 @@ def main() -> None:
             n_clips_per_location=size, random_state=0
         )
         folds = list(GroupKFold(4).split(clips, y, groups))
-        features = []
+        features, floor_features = [], []
         # The recipes with their own standardized features, fitted per fold.
         own = {
             "pcen": {"compression": "pcen"},
-            "rms": {"normalize": "rms"},
-            "none": {"normalize": None},
+            "rms": {"normalize": "rms", "compression": None},
+            "none": {"normalize": None, "compression": None},
         }
         own_features: dict[str, list] = {name: [] for name in own}
         for train, _ in folds:
             stft = STFTTransformer().fit(clips[train])
             features.append(stft.transform(clips))
+            # The floor's statistics: of the level-normalized magnitudes.
+            stft = STFTTransformer(compression=None).fit(clips[train])
+            floor_features.append(stft.transform(clips))
             for name, params in own.items():
                 if name in args.recipes:
                     stft = STFTTransformer(**params).fit(clips[train])
@@ -146,10 +151,12 @@ def main() -> None:
         key = f"{len(y)} clips"
         results[key], epochs[key] = {}, {}
         statistics = [
-            np.array([np.r_[c.mean(0), c.std(0)] for c in f]) for f in features
+            np.array([np.r_[c.mean(0), c.std(0)] for c in f]) for f in floor_features
         ]
         logistic = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-        raw = STFTTransformer(normalize=None, standardize=False).fit_transform(clips)
+        raw = STFTTransformer(
+            normalize=None, compression=None, standardize=False
+        ).fit_transform(clips)
         # The demo's floor: the mean log spectrum of each clip.
         mean_log = np.array([np.log(c + 1e-6).mean(0) for c in raw])
         results[key]["logistic, mean log spectrum"] = [

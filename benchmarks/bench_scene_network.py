@@ -52,8 +52,9 @@ def main() -> None:
         parser.add_argument(
             "--compression",
             choices=["none", "log", "log-gain", "pcen"],
-            default="none",
-            help="none: the library's standardized magnitudes; log, log-gain: "
+            default=None,
+            help="default: the transformer's (pcen); none: the standardized "
+            "magnitudes, not compressed; log, log-gain: "
             "STFTTransformer(compression=..., standardize=False) (the network's "
             "first batch norm rescales them); "
             "log-gain: log, minus each clip's mean log magnitude (gain invariance); "
@@ -117,13 +118,15 @@ def main() -> None:
         for seed in args.seeds:
             scores[seed], epochs[seed], crop_scores[seed] = [], [], []
             for train, test in data.cv.split(data.data, y):
-                compression = None if args.compression == "none" else args.compression
-                stft = STFTTransformer(
-                    sample_rate=rate,
-                    memory=memory,
-                    compression=compression,
-                    standardize=compression in (None, "pcen"),
-                )
+                stft = STFTTransformer(sample_rate=rate, memory=memory)
+                if args.compression is not None:
+                    compression = (
+                        None if args.compression == "none" else args.compression
+                    )
+                    stft.set_params(
+                        compression=compression,
+                        standardize=compression in (None, "pcen"),
+                    )
                 if args.normalize is not None:
                     stft.set_params(
                         normalize=None if args.normalize == "none" else args.normalize
@@ -168,7 +171,7 @@ def main() -> None:
             [
                 "network, "
                 + " ".join(
-                    [args.compression] * (args.compression != "none")
+                    [f"compression={args.compression}"] * (args.compression is not None)
                     + [f"normalize={args.normalize}"] * (args.normalize is not None)
                     + args.set
                     + [f"augment={augment}"] * (augment is not None)

@@ -62,7 +62,9 @@ proba, times = tagger.predict_proba_frames(
 )
 proba, times = proba[0], times[0]
 
-magnitudes = STFTTransformer(sample_rate=RATE, standardize=False).fit_transform([clip])
+magnitudes = STFTTransformer(
+    sample_rate=RATE, standardize=False, compression=None
+).fit_transform([clip])
 fig, (top, bottom) = plt.subplots(2, 1, sharex=True, figsize=(7, 5))
 duration = len(clip) / RATE
 top.imshow(

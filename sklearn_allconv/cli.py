@@ -364,7 +364,7 @@ def _fit(args: argparse.Namespace) -> int:
     from sklearn.pipeline import make_pipeline
 
     from .estimators import AudioTagger, GroupValidSplit, SceneClassifier
-    from .features import STFTTransformer, stft_geometry
+    from .features import PAPER_FEATURES, STFTTransformer, stft_geometry
     from .network import minimum_frames
     from .persistence import save_model
     from .progress import EpochProgress
@@ -416,7 +416,7 @@ def _fit(args: argparse.Namespace) -> int:
         STFTTransformer(
             sample_rate=rate,
             # The paper's features are the magnitudes as recorded.
-            normalize=None if args.recipe == "paper" else "rms",
+            **(PAPER_FEATURES if args.recipe == "paper" else {}),
             channel=_CHANNELS[args.channel],
             resample=args.resample,
             n_jobs=args.jobs,
@@ -659,7 +659,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     from .datasets import DOMESTIC_TAG_LABELS, make_acoustic_scenes, make_domestic_tags
     from .estimators import AudioTagger, SceneClassifier
-    from .features import STFTTransformer
+    from .features import PAPER_FEATURES, STFTTransformer
     from .metrics import class_wise_accuracy, equal_error_rate, per_class_table
     from .progress import EpochProgress
     from .reproduce import DEMO_NETWORK_PARAMS
@@ -705,7 +705,7 @@ def _demo(args: argparse.Namespace) -> int:
     )
     # The floor's features: the magnitudes as recorded, whose level is a cue.
     magnitudes = STFTTransformer(
-        normalize=None, standardize=False, n_jobs=args.jobs
+        **PAPER_FEATURES, standardize=False, n_jobs=args.jobs
     ).fit_transform(clips)
     print(f"  STFT: {magnitudes[0].shape[1]} bins per frame.", flush=True)
     # Standardization is refitted inside each fold, as in a real evaluation.

@@ -391,8 +391,10 @@ def _build_estimator(description: dict, device: str) -> Any:
     if cls is not STFTTransformer:
         params["device"] = device
     else:
-        # Files written before ``normalize`` existed normalized nothing.
+        # Files written before ``normalize`` or ``compression`` existed
+        # normalized and compressed nothing.
         params.setdefault("normalize", None)
+        params.setdefault("compression", None)
     # Pass only what differs from the defaults, so that the loaded model's repr
     # and skorch's bookkeeping of explicit arguments match the saved model's.
     defaults = cls().get_params(deep=False)

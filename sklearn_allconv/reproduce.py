@@ -33,7 +33,7 @@ from sklearn.utils import Bunch
 from ._optional import import_optional
 from .baseline import make_dcase2016_task1_baseline, make_dcase2016_task4_baseline
 from .estimators import AudioTagger, SceneClassifier
-from .features import STFTTransformer
+from .features import PAPER_FEATURES, STFTTransformer
 from .metrics import class_wise_accuracy, equal_error_rate, per_class_table
 
 __all__ = ["display_name", "reproduce_table"]
@@ -356,7 +356,7 @@ def _network(
         kwargs["max_epochs"] = max_epochs
     return make_pipeline(
         # The paper's features: magnitudes as recorded, no level normalization.
-        STFTTransformer(sample_rate=sample_rate, normalize=None),
+        STFTTransformer(sample_rate=sample_rate, **PAPER_FEATURES),
         estimator(random_state=random_state, **kwargs),
     )
 

@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_allconv import STFTTransformer
-from sklearn_allconv.features import stft_geometry
+from sklearn_allconv.features import PAPER_FEATURES, stft_geometry
 
 
 def _clips(rng, lengths, sample_rate=16000):
@@ -33,7 +33,7 @@ def test_magnitudes_equal_librosa_stft(sample_rate):
     rng = np.random.default_rng(1)
     clips = _clips(rng, [sample_rate, sample_rate // 3 + 17, 1500])
     transformer = STFTTransformer(
-        sample_rate=sample_rate, normalize=None, standardize=False
+        sample_rate=sample_rate, normalize=None, compression=None, standardize=False
     )
     features = transformer.fit_transform(clips)
     n_fft, hop, _ = stft_geometry(sample_rate)
@@ -95,7 +95,7 @@ def test_magnitudes_equal_a_hand_written_dft_with_the_papers_window_and_hop(
     )
     assert reference.shape == (4, n_bins)
     transformer = STFTTransformer(
-        sample_rate=sample_rate, normalize=None, standardize=False
+        sample_rate=sample_rate, normalize=None, compression=None, standardize=False
     )
     frames = transformer.fit_transform([clip.astype(np.float32)])[0]
     np.testing.assert_allclose(frames, reference, rtol=1e-4, atol=1e-4)
@@ -107,9 +107,9 @@ def test_window_is_periodic_hann():
     sample_rate, n_fft = 16000, 400
     t = np.arange(4000) / sample_rate
     tone = np.sin(2 * np.pi * (10 * sample_rate / n_fft) * t).astype(np.float32)
-    frames = STFTTransformer(sample_rate=sample_rate, standardize=False).fit_transform(
-        [tone]
-    )[0]
+    frames = STFTTransformer(
+        sample_rate=sample_rate, compression=None, standardize=False
+    ).fit_transform([tone])[0]
     significant = np.flatnonzero(frames[0] > 1e-3 * frames[0].max())
     np.testing.assert_array_equal(significant, [9, 10, 11])
 
@@ -235,7 +235,7 @@ def test_resampling_keeps_a_tone_where_it_was(tmp_path):
     tone = [np.sin(2 * np.pi * 1000 * np.arange(rate) / rate) for rate in (8000, 16000)]
     path = tmp_path / "tone_8k.wav"
     soundfile.write(path, 0.5 * tone[0], 8000, subtype="FLOAT")
-    stft = STFTTransformer(sample_rate=16000, standardize=False)
+    stft = STFTTransformer(sample_rate=16000, compression=None, standardize=False)
     resampled = stft.set_params(resample=True).fit_transform([path])[0]
     recorded = stft.fit_transform([0.5 * tone[1].astype(np.float32)])[0]
     assert resampled.shape == recorded.shape
@@ -324,7 +324,10 @@ def test_cache_tells_settings_and_file_versions_apart(tmp_path):
 
 
 def _raw(clips):
-    return STFTTransformer(sample_rate=16000, standardize=False).fit_transform(clips)
+    """The STFT magnitudes as recorded: no level normalization, no compression."""
+    return STFTTransformer(
+        sample_rate=16000, normalize=None, compression=None, standardize=False
+    ).fit_transform(clips)
 
 
 @pytest.mark.parametrize("compression", ["log", "log-gain"])
@@ -337,7 +340,7 @@ def test_log_compression_equals_a_hand_computation(compression):
     if compression == "log-gain":
         expected -= expected.mean()  # one number: over all frames and bins
     features = STFTTransformer(
-        sample_rate=16000, compression=compression, standardize=False
+        sample_rate=16000, normalize=None, compression=compression, standardize=False
     ).fit_transform([clip])[0]
     assert features.dtype == np.float32
     assert np.isfinite(features).all()
@@ -348,7 +351,9 @@ def test_rms_normalization_equals_a_hand_computation():
     rng = np.random.default_rng(17)
     clips = _clips(rng, [6000, 3000])
     clips.append(np.zeros(3000, dtype=np.float32))  # silence stays zero
-    stft = STFTTransformer(sample_rate=16000, normalize="rms", standardize=False)
+    stft = STFTTransformer(
+        sample_rate=16000, normalize="rms", compression=None, standardize=False
+    )
     features_and_magnitudes = zip(stft.fit_transform(clips), _raw(clips), strict=True)
     for features, magnitudes in features_and_magnitudes:
         magnitudes = magnitudes.astype(np.float64)
@@ -363,6 +368,32 @@ def test_rms_normalization_equals_a_hand_computation():
     )
 
 
+def test_default_features_are_pcen_of_rms_normalized_magnitudes():
+    # The defaults, outside the paper: each clip divided by its RMS, then
+    # librosa's PCEN (on magnitudes times 2**31), then standardized per bin.
+    rng = np.random.default_rng(19)
+    clips = _clips(rng, [9000, 5000])
+    magnitudes = [m.astype(np.float64) for m in _raw(clips)]
+    pcen = [
+        librosa.pcen(
+            (m / np.sqrt(np.mean(m**2))).T * 2**31, sr=16000, hop_length=240
+        ).T
+        for m in magnitudes
+    ]
+    frames = np.concatenate(pcen)
+    mean, scale = frames.mean(axis=0), frames.std(axis=0)
+    features = STFTTransformer(sample_rate=16000).fit_transform(clips)
+    for clip_features, clip_pcen in zip(features, pcen, strict=True):
+        np.testing.assert_allclose(
+            clip_features, (clip_pcen - mean) / scale, rtol=1e-4, atol=1e-4
+        )
+    # PAPER_FEATURES switches both off: the standardized magnitudes as recorded.
+    paper = STFTTransformer(sample_rate=16000, **PAPER_FEATURES).fit(clips)
+    np.testing.assert_allclose(
+        paper.mean_, np.concatenate(magnitudes).mean(axis=0), rtol=1e-6
+    )
+
+
 def test_rms_normalized_features_do_not_depend_on_the_clip_gain():
     rng = np.random.default_rng(18)
     clips = _clips(rng, [8000, 6000])
@@ -371,7 +402,9 @@ def test_rms_normalized_features_do_not_depend_on_the_clip_gain():
     for a, b in zip(stft.transform(clips), stft.transform(louder), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     # Without it, a gain moves the standardized features by far more.
-    plain = STFTTransformer(sample_rate=16000, normalize=None).fit(clips)
+    plain = STFTTransformer(
+        sample_rate=16000, normalize=None, compression=None
+    ).fit(clips)
     assert np.abs(plain.transform(louder)[0] - plain.transform(clips)[0]).mean() > 1
 
 
@@ -380,7 +413,9 @@ def test_pcen_compression_is_librosa_pcen_with_its_defaults(sample_rate):
     rng = np.random.default_rng(15)
     clip = _clips(rng, [sample_rate], sample_rate)[0]
     clip[: sample_rate // 4] *= 0.01  # a quiet start, then 40 dB louder
-    stft = STFTTransformer(sample_rate=sample_rate, standardize=False)
+    stft = STFTTransformer(
+        sample_rate=sample_rate, compression=None, standardize=False
+    )
     magnitudes = stft.fit_transform([clip])[0]
     # librosa's documented use on audio in [-1, 1]: magnitudes times 2**31,
     # frequency by time; its smoothing constant from sr and hop_length.
@@ -401,7 +436,9 @@ def test_pcen_features_barely_depend_on_the_clip_gain():
     pcen = STFTTransformer(
         sample_rate=16000, normalize=None, compression="pcen"
     ).fit(clips)
-    plain = STFTTransformer(sample_rate=16000, normalize=None).fit(clips)
+    plain = STFTTransformer(
+        sample_rate=16000, normalize=None, compression=None
+    ).fit(clips)
 
     def change(stft):
         # After the first 0.4 s, where librosa's filter starts from rest.
@@ -478,7 +515,7 @@ def test_unknown_compression_is_refused_in_fit_and_a_change_after_fit_too():
         STFTTransformer(sample_rate=16000, compression="db").fit(clips)
     stft = STFTTransformer(sample_rate=16000).fit(clips)
     stft.set_params(compression="log-gain")
-    with pytest.raises(ValueError, match="compression from None to 'log-gain'"):
+    with pytest.raises(ValueError, match="compression from 'pcen' to 'log-gain'"):
         stft.transform(clips)
     stft.set_params(compression=None, normalize=None)
     with pytest.raises(ValueError, match="normalize from 'rms' to None"):

@@ -190,7 +190,14 @@ def test_export_command_writes_a_graph(scene_pipeline, tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("normalize", "compression"),
-    [(None, "log"), (None, "log-gain"), (None, "pcen"), ("rms", None), ("rms", "log")],
+    [
+        (None, "log"),
+        (None, "log-gain"),
+        (None, "pcen"),
+        ("rms", None),
+        ("rms", "log"),
+        ("rms", "pcen"),
+    ],
 )
 def test_torch_stft_compresses_like_the_transformer(normalize, compression):
     clips = _clips(n_clips=3)
@@ -206,7 +213,8 @@ def test_torch_stft_compresses_like_the_transformer(normalize, compression):
 
 
 @pytest.mark.parametrize(
-    ("normalize", "compression"), [(None, "log-gain"), (None, "pcen"), ("rms", None)]
+    ("normalize", "compression"),
+    [(None, "log-gain"), (None, "pcen"), ("rms", None), ("rms", "pcen")],
 )
 def test_onnx_graph_of_a_gain_normalized_pipeline_masks_padded_clips(
     tmp_path, normalize, compression

@@ -572,19 +572,25 @@ def test_run_time_parameters_in_a_file_are_ignored(pipeline, tmp_path, case):
     assert loaded.get_params(deep=False).get(name) == default
 
 
-def test_a_file_from_before_normalize_existed_loads_without_it(tmp_path):
+@pytest.mark.parametrize("missing", [("normalize",), ("normalize", "compression")])
+def test_a_file_from_before_the_feature_options_loads_without_them(tmp_path, missing):
     # Such a file was fitted on magnitudes as recorded, and does not say so.
     clips, y = _audio()
     fitted = make_pipeline(
-        STFTTransformer(sample_rate=RATE, normalize=None), SceneClassifier(**TINY)
+        STFTTransformer(sample_rate=RATE, normalize=None, compression=None),
+        SceneClassifier(**TINY),
     ).fit(clips, y)
     path = tmp_path / "scenes.safetensors"
     save_model(fitted, path)
-    _tamper(path, edit_tree=lambda m: m["steps"][0]["estimator"]["params"].pop(
-        "normalize"
-    ))
+
+    def forget(model):
+        for name in missing:
+            model["steps"][0]["estimator"]["params"].pop(name)
+
+    _tamper(path, edit_tree=forget)
     loaded = load_model(path)
     assert loaded[0].normalize is None
+    assert loaded[0].compression is None
     np.testing.assert_array_equal(
         loaded.predict_proba(clips), fitted.predict_proba(clips)
     )

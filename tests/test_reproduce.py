@@ -36,12 +36,13 @@ def _run_recording_fits(tmp_path, task, root, classes):
                 return _original(self, X, y, *args, **kw)
 
             patch.setattr(cls, "fit", fit)
-        # The features each network trains on: the paper's, not normalized.
+        # The features each network trains on: the paper's, neither normalized
+        # nor compressed.
         normalize = seen.setdefault("normalize", [])
         stft_fit = STFTTransformer.fit_transform
 
         def record_stft(self, *args, **kw):
-            normalize.append(self.normalize)
+            normalize.append((self.normalize, self.compression))
             return stft_fit(self, *args, **kw)
 
         patch.setattr(STFTTransformer, "fit_transform", record_stft)
@@ -113,7 +114,7 @@ def test_both_systems_train_on_the_official_folds(scenes_run):
         np.testing.assert_array_equal(network_y, scenes.target[scenes.folds != fold])
     for system in ("Baseline", "Network"):
         assert set(result.predictions[system]) <= set(TUT_LABELS)
-    assert seen["normalize"] == [None] * 4  # the paper's magnitudes
+    assert seen["normalize"] == [(None, None)] * 4  # the paper's magnitudes
 
 
 def test_scene_outputs_are_written(scenes_run):
@@ -184,7 +185,7 @@ def test_both_tag_systems_train_on_the_official_folds(tags_run):
         np.testing.assert_array_equal(baseline_y, network_y)
         np.testing.assert_array_equal(network_y, tags.target[tags.folds != fold])
     assert not np.isnan(result.predictions["Baseline"]).any()
-    assert seen["normalize"] == [None] * 5  # the paper's magnitudes
+    assert seen["normalize"] == [(None, None)] * 5  # the paper's magnitudes
 
 
 def test_command_line_runs_the_demo_data(monkeypatch, tmp_path, capsys):
