@@ -171,7 +171,9 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         clip's gain while keeping its events. The standardization statistics
         are computed on the compressed values. The default because it won on
         the recordings and the tagging sets and tied on the synthetic scenes
-        (see Notes).
+        (see Notes); it makes the features about 2.8 times as slow to compute
+        as the magnitudes alone (about 20 ms more per 30 s clip at 44.1 kHz on
+        one core: ``docs/performance.md``).
     standardize : bool, default=True
         Whether to scale each bin to zero mean and unit variance over the frames
         seen in :meth:`fit` (after ``normalize`` and ``compression``).
@@ -255,16 +257,19 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
     applied to what it returns: transformers that differ only in them share
     the cache.
 
-    ``normalize="rms"`` is the default because it was the only option that won
-    on every set measured (class-wise accuracy of the network with the default
-    recipe, folds by location, seeds 0-2): from 49.0 % to 57.8 % on 360 clips
-    of real recordings (``benchmarks/make_eval_sets.py``), from 78.6 % to
-    80.3 % and 85.8 % to 89.5 % on 128 and 384 synthetic demo scenes; the
-    tagger's mean equal error rate stayed at 0.28 on 120 synthetic clips and
-    went from 0.218 to 0.198 on 360. ``compression="log-gain"`` (71.4 % on the
-    360 real clips) and ``"pcen"`` (61.2 %) gain more there but lose on the
-    demo scenes (about 25 points and, on 128 clips, 6 points), so they are not
-    the default. See the features page of the user guide.
+    ``normalize="rms"`` and ``compression="pcen"`` are the defaults because
+    they won on the sets measured (class-wise accuracy of the network with the
+    default recipe, folds by location, seeds 0-2; ``benchmarks/``). Level
+    normalization took 360 clips of real recordings
+    (``benchmarks/make_eval_sets.py``) from 49.0 % to 57.8 % and 128 and 384
+    synthetic demo scenes from 78.6 % to 80.3 % and 85.8 % to 89.5 %. PCEN
+    after it, with the current recipe, took the 360 clips from 64.0 % to
+    66.9 % and 1,080 clips from 78.7 % to 85.0 %, and the tagger's mean equal
+    error rate on 120 and 360 synthetic clips from 0.281 to 0.217 and 0.198 to
+    0.153; on the demo scenes it tied (80.0 and 80.1 % over seeds 0-7 on 128
+    clips, 90.2 and 90.1 % on 384). ``"log-gain"`` gains more on the
+    recordings (73.3 % on the 360 clips) but loses about 18 points on the demo
+    scenes, so it is not the default. See the features page of the user guide.
 
     References
     ----------
