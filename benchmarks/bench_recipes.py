@@ -124,17 +124,14 @@ def main() -> None:
         )
         folds = list(GroupKFold(4).split(clips, y, groups))
         features, floor_features = [], []
-        # The recipes with their own standardized features, fitted per fold.
-        own = {
-            "pcen": {"compression": "pcen"},
-            "rms": {"normalize": "rms", "compression": None},
-            "none": {"normalize": None, "compression": None},
-        }
-        own_features: dict[str, list] = {name: [] for name in own}
+        # The recipes with their own standardized features, fitted per fold
+        # ("pcen" is the transformer's default: it uses ``features``).
+        own = {"none": {"normalize": None, "compression": None}}
+        # "rms" trains on the floor's features, the level-normalized magnitudes.
+        own_features: dict[str, list] = {"rms": floor_features, "none": []}
         for train, _ in folds:
             stft = STFTTransformer().fit(clips[train])
             features.append(stft.transform(clips))
-            # The floor's statistics: of the level-normalized magnitudes.
             stft = STFTTransformer(compression=None).fit(clips[train])
             floor_features.append(stft.transform(clips))
             for name, params in own.items():
@@ -193,7 +190,7 @@ def main() -> None:
                 for k, (train, test) in enumerate(folds):
                     f = (
                         own_features[recipe][k]
-                        if recipe in own
+                        if recipe in own_features
                         else compressed.get(recipe, features[k])
                     )
                     clf = SceneClassifier(
