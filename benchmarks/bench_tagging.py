@@ -6,8 +6,9 @@ library's defaults, on :func:`~sklearn_allconv.datasets.make_domestic_tags` sets
 of several sizes (recording segments; 4 chunks each), with
 :class:`~sklearn.model_selection.GroupKFold` over segments, the segments of the
 training chunks passed as ``groups`` (so the validation split keeps each
-segment on one side), scored by the mean equal error rate over the seven tags
-(lower is better). ``--features`` names the transformer settings to compare
+segment on one side; ``--valid clips`` passes no groups, so it holds out
+chunks), scored by the mean equal error rate over the seven tags (lower is
+better). ``--features`` names the transformer settings to compare
 on the same folds and seeds:
 
 - ``default``: ``STFTTransformer()``'s own (``normalize="rms"``,
@@ -55,6 +56,14 @@ def main() -> None:
         parser.add_argument(
             "--features", nargs="+", default=["default"], choices=list(FEATURES)
         )
+        parser.add_argument(
+            "--valid",
+            choices=["groups", "clips"],
+            default="groups",
+            help="groups: fit gets the training chunks' segments, so the "
+            "validation split holds out whole segments; clips: fit gets no "
+            "groups, so it holds out chunks",
+        )
 
     args = parse_args("bench_tagging", __doc__.splitlines()[0], extra)
     results: dict[str, dict[str, dict[int, list[float]]]] = {}
@@ -87,7 +96,15 @@ def main() -> None:
                                 ("clf", AudioTagger(random_state=seed, verbose=0)),
                             ]
                         )
-                        pipe.fit(clips[train], Y[train], clf__groups=segments[train])
+                        pipe.fit(
+                            clips[train],
+                            Y[train],
+                            **(
+                                {"clf__groups": segments[train]}
+                                if args.valid == "groups"
+                                else {}
+                            ),
+                        )
                         results[key][name][seed].append(
                             float(
                                 equal_error_rate(
@@ -116,7 +133,8 @@ def main() -> None:
                 ]
             )
     print_table(
-        "AudioTagger, mean equal error rate, GroupKFold(4) over segments",
+        "AudioTagger, mean equal error rate, GroupKFold(4) over segments, "
+        f"validation split by {args.valid}",
         ["data", "features", "EER", "std over seeds", "epochs (median)"],
         rows,
     )
@@ -125,6 +143,7 @@ def main() -> None:
         {
             "environment": environment(),
             "seeds": args.seeds,
+            "valid": args.valid,
             "features": {name: repr(FEATURES[name]) for name in args.features},
             "fold_equal_error_rate": results,
             "epochs": epochs,
