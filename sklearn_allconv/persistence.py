@@ -63,7 +63,7 @@ _AUGMENTATIONS: dict[str, type[BatchAugmentation]] = {
     for cls in (TimeShift, SpecMask, Mixup)
 }
 _OBJECT, _INSTANCE = "__object__", "__instance__"
-_SPLIT_PARAMS = {"valid_size", "stratified", "random_state"}
+_SPLIT_PARAMS = {"valid_size", "stratified", "hold_out", "random_state"}
 _FITTED_STFT = ("n_fft_", "hop_length_", "n_bins_", "n_frames_seen_")
 # Bounds of what a file may describe: generous for any real model, small
 # enough that nothing built from them (a window, a network on the meta device,
@@ -436,6 +436,9 @@ def _restore_param(value: Any) -> Any:
         return _restore_augmentation(value)
     if _INSTANCE in value:
         name, split = value[_INSTANCE], value.get("params")
+        if isinstance(split, dict) and "hold_out" not in split:
+            # Files from before hold_out: their splits held out whole groups.
+            split = {**split, "hold_out": "groups"}
         if (
             name != "sklearn_allconv.GroupValidSplit"
             or set(value) != {_INSTANCE, "params"}
@@ -559,14 +562,18 @@ def _augment(value: Any) -> str | None:
 def _split(value: Any) -> str | None:
     if value is None:
         return None
-    if isinstance(value, GroupValidSplit) and isinstance(value.stratified, bool):
+    if (
+        isinstance(value, GroupValidSplit)
+        and isinstance(value.stratified, bool)
+        and value.hold_out in ("groups", "clips")
+    ):
         size = value.valid_size
         # A fraction of the clips, or a number of them (as in ShuffleSplit).
         if (_is_real(size) and 0 < size < 1) or (_is_int(size) and size >= 1):
             return None
     return (
         "None or a GroupValidSplit with a valid_size between 0 and 1 or a "
-        "positive integer"
+        "positive integer and hold_out 'groups' or 'clips'"
     )
 
 

@@ -98,6 +98,30 @@ def test_internal_validation_split_keeps_groups_on_one_side(scenes):
     assert len(valid.indices) > 0
 
 
+def test_clip_split_holds_out_clips_of_every_group_and_class():
+    # 6 classes with 3 groups of 10 clips each. Holding out clips keeps every
+    # group in training, the groups given or not, stratified by class.
+    y = np.repeat(np.arange(6), 30)
+    groups = np.repeat(np.arange(18), 10)
+    dataset = np.arange(len(y))
+    split = GroupValidSplit(0.2, stratified=True, hold_out="clips")
+    for seed in range(5):
+        train, valid = split(dataset, y, groups=groups, random_state=seed)
+        assert sorted([*train.indices, *valid.indices]) == list(dataset)
+        assert set(groups[train.indices]) == set(groups)
+        # some groups on both sides: whole groups are not kept together
+        assert set(groups[train.indices]) & set(groups[valid.indices])
+        # 6 of each class's 30 clips held out
+        np.testing.assert_array_equal(np.bincount(y[valid.indices]), [6] * 6)
+        without_groups = split(dataset, y, random_state=seed)
+        np.testing.assert_array_equal(valid.indices, without_groups[1].indices)
+
+
+def test_split_rejects_an_unknown_hold_out():
+    with pytest.raises(ValueError, match="hold_out must be 'groups'.*got 'group'"):
+        GroupValidSplit(hold_out="group")(np.arange(10), np.zeros(10))
+
+
 def test_stratified_group_split_spreads_held_out_groups_over_the_classes():
     # 6 classes with 3 groups each, as one training fold of 4 locations per scene:
     # a random group split of 20 % holds out 4 groups, often 2 of one class.

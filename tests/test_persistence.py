@@ -24,6 +24,7 @@ from sklearn.preprocessing import StandardScaler
 
 from sklearn_allconv import (
     AudioTagger,
+    GroupValidSplit,
     SceneClassifier,
     STFTTransformer,
     load_model,
@@ -144,6 +145,33 @@ def test_the_training_recipe_survives_a_round_trip(tmp_path, recipe, batch_size)
     loaded = load_model(tmp_path / "scenes.safetensors")
     assert (loaded.recipe, loaded.batch_size) == (recipe, batch_size)
     np.testing.assert_array_equal(loaded.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize("hold_out", ["groups", "clips"])
+def test_the_validation_split_survives_a_round_trip(tmp_path, hold_out):
+    rng = np.random.default_rng(0)
+    X = [rng.standard_normal((20, 6)).astype(np.float32) for _ in range(12)]
+    split = GroupValidSplit(0.25, stratified=True, hold_out=hold_out)
+    clf = SceneClassifier(**TINY, train_split=split).fit(X, ["a", "b", "c"] * 4)
+    save_model(clf, tmp_path / "scenes.safetensors")
+    loaded = load_model(tmp_path / "scenes.safetensors")
+    assert repr(loaded.train_split) == repr(split)
+
+
+def test_a_file_from_before_hold_out_keeps_holding_out_groups(tmp_path):
+    # Such a file's split held out whole groups, and does not say so.
+    rng = np.random.default_rng(0)
+    X = [rng.standard_normal((20, 6)).astype(np.float32) for _ in range(12)]
+    split = GroupValidSplit(0.2, stratified=True, hold_out="groups")
+    clf = SceneClassifier(**TINY, train_split=split).fit(X, ["a", "b", "c"] * 4)
+    path = tmp_path / "scenes.safetensors"
+    save_model(clf, path)
+
+    def forget(model):
+        model["params"]["train_split"]["params"].pop("hold_out")
+
+    _tamper(path, edit_tree=forget)
+    assert load_model(path).train_split.hold_out == "groups"
 
 
 @pytest.mark.parametrize(
