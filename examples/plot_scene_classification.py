@@ -10,10 +10,8 @@ side of every split (``GroupKFold``).
 To run in under half a minute on two CPU cores (28 s measured with the cores
 shared, load average 8), the example trains a smaller network (128 filters
 instead of the paper's 256) on 16 kHz audio, for a fixed 30 epochs in batches of 16 and
-without the internal validation split that the paper's early stopping uses: the
-demo data has 3 training locations per scene and fold, too few to hold one out
-(pass ``clf__groups`` to ``fit`` to keep locations apart in that split when
-there is enough data).
+without the internal validation split that early stopping uses
+(``train_split=None``).
 """
 
 import matplotlib.pyplot as plt

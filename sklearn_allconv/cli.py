@@ -296,7 +296,7 @@ class _TrainingData(NamedTuple):
 
     paths: list[str]
     labels: list[list[str]]
-    groups: Any  # recordings (ndarray), kept on one side of validation splits
+    groups: Any  # recordings (ndarray), for validation splits that hold them out
     sample_rate: int | None
     multi_label: bool
 
@@ -400,11 +400,15 @@ def _fit(args: argparse.Namespace) -> int:
         params["callbacks__early_stopping__patience"] = args.patience
     if not multi_label:
         params["recipe"] = args.recipe
-    if args.validation_fraction != 0.2:  # the estimators' default split
-        params["train_split"] = (
-            GroupValidSplit(args.validation_fraction, stratified=not multi_label)
-            if args.validation_fraction
-            else None
+    # The estimator's default split, of the size asked for; the paper's recipe
+    # restores its best epoch, and holds out whole recordings as reproduce does.
+    split = estimator().train_split
+    hold_out = "groups" if args.recipe == "paper" else split.hold_out
+    if not args.validation_fraction:
+        params["train_split"] = None
+    elif (args.validation_fraction, hold_out) != (split.valid_size, split.hold_out):
+        params["train_split"] = GroupValidSplit(
+            args.validation_fraction, stratified=split.stratified, hold_out=hold_out
         )
     if not (args.quiet or args.verbose):
         params["callbacks"] = [("progress", EpochProgress("fit"))]
@@ -427,7 +431,7 @@ def _fit(args: argparse.Namespace) -> int:
     y = labels if multi_label else [row[0] for row in labels]
     fit_params = {}
     if data.groups is not None and args.validation_fraction:
-        # The validation split for early stopping keeps recordings together.
+        # For a validation split that holds out whole recordings.
         fit_params[f"{pipe.steps[-1][0]}__groups"] = data.groups[keep]
     pipe.fit(paths, y, **fit_params)
     # The progress lines belong to this run, not to the model.
@@ -667,7 +671,8 @@ def _demo(args: argparse.Namespace) -> int:
     def out_of_fold(
         pipe: Pipeline, X: Any, y: Any, groups: Any, name: str, method: str
     ) -> Any:
-        # Each fold's locations also reach the classifier's validation split.
+        # Each fold's recordings also reach fit, for a validation split that
+        # holds them out whole (the tagger's; scenes hold out clips).
         # Fold by fold, as cross_val_predict does, with each epoch reported.
         tests, outputs = [], []
         splits = list(GroupKFold(n_splits=4).split(X, y, groups))
@@ -851,7 +856,7 @@ def _add_demo(commands: Any) -> None:
             "(class-wise accuracy, against a logistic regression on mean spectra) "
             "and of audio tagging (equal error rate per tag). The scene classifier "
             "trains with the library's defaults (early stopping on a validation "
-            "split that holds out whole locations); the tagger trains for a "
+            "split of a fifth of the clips); the tagger trains for a "
             "fixed number of epochs on all training clips. Each epoch of each "
             "fold is reported on standard error (-q: not)."
         ),
@@ -950,8 +955,8 @@ def _add_fit(commands: Any) -> None:
             "class (scene classification), a CSV of path,label rows where "
             "label may list several tags separated by ';' (tagging), or the "
             "folder of a DCASE 2016 data set: TUT Acoustic Scenes 2016 (scenes) "
-            "or CHiME-Home (tags), whose recordings are kept together in the "
-            "validation split. Every format the audio backend (libsndfile) reads "
+            "or CHiME-Home (tags), whose recordings the validation split of a "
+            "tagger or of --recipe paper keeps together. Every format the audio backend (libsndfile) reads "
             "is used: WAV, FLAC, OGG/Vorbis/Opus, MP3, AIFF, ...; other files "
             "are reported and left out. Each epoch is reported on standard error "
             "(-q: not; -v: skorch's epoch table and a feature progress bar)."
@@ -966,17 +971,20 @@ def _add_fit(commands: Any) -> None:
         type=_fraction,
         default=0.2,
         help="fraction of the files held out for early stopping and the learning "
-        "rate schedule; 0 trains on all files for --epochs (0.2)",
+        "rate schedule (whole recordings, where the data name them, for taggers "
+        "and --recipe paper); 0 trains on all files for --epochs (0.2)",
     )
     fit.add_argument(
         "--recipe",
         choices=["default", "paper"],
         default="default",
         help="the library's recipe (features normalized to each file's RMS "
-        "level; scenes: batch 32, patience 5 epochs to halve the learning rate, "
-        "20 to stop, the last epoch's weights kept) or the paper's (magnitudes "
-        "as recorded; scenes: batch 96, 3 and 10, the best epoch's weights "
-        "restored); taggers always train with the paper's settings (default)",
+        "level and compressed with PCEN; scenes: batch 32, patience 5 epochs to "
+        "halve the learning rate, 20 to stop, the last epoch's weights kept, "
+        "validation files drawn from every recording) or the paper's "
+        "(magnitudes as recorded; scenes: batch 96, 3 and 10, the best epoch's "
+        "weights restored, whole recordings held out); taggers always train "
+        "with the paper's settings (default)",
     )
     fit.add_argument(
         "--patience",

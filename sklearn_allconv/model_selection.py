@@ -52,7 +52,7 @@ class GroupValidSplit:
         hold out clips. :class:`~sklearn_allconv.SceneClassifier` holds out
         clips by default: on scene sets with three or four recording locations
         per scene, holding out whole locations takes a fifth of them away from
-        training, and costs 3 to 8 points of accuracy on new locations
+        training, and cost 1 to 8 points of accuracy on new locations
         (measured; see the training guide).
     random_state : int, RandomState instance or None, default=None
         Seed of the split. None uses the seed the estimator derives from its own

@@ -18,6 +18,7 @@ from _dcase_layouts import (
 from sklearn.pipeline import make_pipeline
 
 from sklearn_allconv import (
+    GroupValidSplit,
     SceneClassifier,
     STFTTransformer,
     load_model,
@@ -195,7 +196,8 @@ def test_demo_trains_scenes_with_the_library_defaults_and_the_locations(
     for name in ("recipe", "batch_size", "max_epochs", "callbacks", "augment"):
         assert seen[name] == defaults[name], name
     assert repr(seen["train_split"]) == repr(defaults["train_split"])
-    # The fold's locations reach the validation split: 3 of 4 folds' worth.
+    # The fold's locations reach fit (the default split then holds out clips,
+    # one that holds out groups would use them): 3 of 4 folds' worth.
     assert seen["groups"] is not None and len(seen["groups"]) == seen["n_clips"]
     assert len(set(seen["groups"])) == 24
 
@@ -384,6 +386,7 @@ def test_fit_options_reach_the_estimator(
     stft, clf = load_model(model)
     assert clf.lr == 0.01 and clf.random_state == 3 and clf.batch_size == 4
     assert clf.train_split.valid_size == 0.25
+    assert clf.train_split.hold_out == SceneClassifier().train_split.hold_out
     early_stopping = dict(trained[0][-1].callbacks_)["early_stopping"]
     assert early_stopping.patience == 4
     assert stft.normalize == "rms" and stft.compression == "pcen"
@@ -398,6 +401,10 @@ def test_fit_with_the_papers_recipe_uses_its_features_too(class_folders, tmp_pat
     # The paper's magnitudes as recorded, and its batch size and patiences.
     assert stft.normalize is None and stft.compression is None
     assert clf.recipe == "paper"
+    # As in reproduce: the best epoch is restored, recordings are held out.
+    assert repr(clf.train_split) == repr(
+        GroupValidSplit(0.2, stratified=True, hold_out="groups")
+    )
 
 
 def test_evaluate_prints_and_writes_confusion_matrix_and_report(

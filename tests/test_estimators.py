@@ -225,7 +225,11 @@ def test_groups_keep_recordings_out_of_the_validation_split_in_both_routing_mode
 
     monkeypatch.setattr(GroupValidSplit, "__call__", recording_split)
     with sklearn.config_context(enable_metadata_routing=routing):
-        clf = _small(SceneClassifier, max_epochs=1)
+        clf = _small(
+            SceneClassifier,
+            max_epochs=1,
+            train_split=GroupValidSplit(0.25, stratified=True, hold_out="groups"),
+        )
         if routing:
             clf.set_fit_request(groups=True)
         GROUP_ROUTES[route](clf, X, y, groups, routing)
@@ -234,6 +238,28 @@ def test_groups_keep_recordings_out_of_the_validation_split_in_both_routing_mode
         assert seen is not None, "the groups did not reach the validation split"
         assert set(seen[train]).isdisjoint(seen[valid])
         assert set(seen) <= set(groups)
+
+
+def test_scene_default_split_keeps_every_location_in_training(scenes, monkeypatch):
+    # With three or four locations per scene, a held-out location is a fifth
+    # of what the network learns a scene from: the default holds out clips.
+    X, y, groups = scenes
+    splits = []
+    split = GroupValidSplit.__call__
+
+    def recording_split(self, dataset, y=None, groups=None, **kwargs):
+        train, valid = split(self, dataset, y, groups=groups, **kwargs)
+        splits.append((groups, train.indices, valid.indices))
+        return train, valid
+
+    monkeypatch.setattr(GroupValidSplit, "__call__", recording_split)
+    _small(SceneClassifier, max_epochs=1).fit(X, y, groups=groups)
+    (seen, train, valid), = splits
+    np.testing.assert_array_equal(seen, groups)
+    assert set(groups[train]) == set(groups)
+    assert len(valid) == 8  # ceil(0.2 * 36), as ShuffleSplit rounds
+    # stratified by class: 8 clips of 3 balanced classes, 2 or 3 of each
+    assert sorted(np.unique(y[valid], return_counts=True)[1]) == [2, 3, 3]
 
 
 def test_training_without_validation_switches_validation_callbacks_off(scenes):

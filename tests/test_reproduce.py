@@ -11,7 +11,13 @@ import numpy as np
 import pytest
 from _dcase_layouts import TUT_LABELS, write_chime_home, write_tut_development
 
-from sklearn_allconv import AudioTagger, SceneClassifier, STFTTransformer, datasets
+from sklearn_allconv import (
+    AudioTagger,
+    GroupValidSplit,
+    SceneClassifier,
+    STFTTransformer,
+    datasets,
+)
 from sklearn_allconv.baseline import GMMSceneClassifier, GMMTagger
 from sklearn_allconv.cli import main
 from sklearn_allconv.datasets import load_chime_home, load_tut_acoustic_scenes_2016
@@ -27,15 +33,18 @@ TINY = {
 def _run_recording_fits(tmp_path, task, root, classes):
     """Run reproduce_table while recording the targets each system trains on."""
     seen = {"Baseline": [], "Network": []}
+    splits = []
     with pytest.MonkeyPatch.context() as patch:
         for system, cls in zip(seen, classes, strict=True):
             original = cls.fit
 
             def fit(self, X, y, *args, _original=original, _seen=seen[system], **kw):
                 _seen.append(np.asarray(y).copy())
+                splits.append(repr(getattr(self, "train_split", None)))
                 return _original(self, X, y, *args, **kw)
 
             patch.setattr(cls, "fit", fit)
+        seen["train_split"] = splits
         # The features each network trains on: the paper's, neither normalized
         # nor compressed.
         normalize = seen.setdefault("normalize", [])
@@ -115,6 +124,9 @@ def test_both_systems_train_on_the_official_folds(scenes_run):
     for system in ("Baseline", "Network"):
         assert set(result.predictions[system]) <= set(TUT_LABELS)
     assert seen["normalize"] == [(None, None)] * 4  # the paper's magnitudes
+    # The paper's recipe restores its best epoch: locations held out whole.
+    split = GroupValidSplit(0.2, stratified=True, hold_out="groups")
+    assert sorted(seen["train_split"]) == sorted(["None", repr(split)] * 4)
 
 
 def test_scene_outputs_are_written(scenes_run):
