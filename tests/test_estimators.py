@@ -209,12 +209,8 @@ GROUP_ROUTES = {"fit": _fit_directly, "pipeline": _fit_pipeline,
                 "cross_val_score": _cross_validate, "GridSearchCV": _grid_search}
 
 
-@pytest.mark.parametrize("routing", [False, True], ids=["routing-off", "routing-on"])
-@pytest.mark.parametrize("route", GROUP_ROUTES)
-def test_groups_keep_recordings_out_of_the_validation_split_in_both_routing_modes(
-    scenes, monkeypatch, route, routing
-):
-    X, y, groups = scenes
+def _record_splits(monkeypatch):
+    """Record (groups, train indices, valid indices) of each GroupValidSplit call."""
     splits = []
     split = GroupValidSplit.__call__
 
@@ -224,6 +220,16 @@ def test_groups_keep_recordings_out_of_the_validation_split_in_both_routing_mode
         return train, valid
 
     monkeypatch.setattr(GroupValidSplit, "__call__", recording_split)
+    return splits
+
+
+@pytest.mark.parametrize("routing", [False, True], ids=["routing-off", "routing-on"])
+@pytest.mark.parametrize("route", GROUP_ROUTES)
+def test_groups_keep_recordings_out_of_the_validation_split_in_both_routing_modes(
+    scenes, monkeypatch, route, routing
+):
+    X, y, groups = scenes
+    splits = _record_splits(monkeypatch)
     with sklearn.config_context(enable_metadata_routing=routing):
         clf = _small(
             SceneClassifier,
@@ -244,15 +250,7 @@ def test_scene_default_split_keeps_every_location_in_training(scenes, monkeypatc
     # With three or four locations per scene, a held-out location is a fifth
     # of what the network learns a scene from: the default holds out clips.
     X, y, groups = scenes
-    splits = []
-    split = GroupValidSplit.__call__
-
-    def recording_split(self, dataset, y=None, groups=None, **kwargs):
-        train, valid = split(self, dataset, y, groups=groups, **kwargs)
-        splits.append((groups, train.indices, valid.indices))
-        return train, valid
-
-    monkeypatch.setattr(GroupValidSplit, "__call__", recording_split)
+    splits = _record_splits(monkeypatch)
     _small(SceneClassifier, max_epochs=1).fit(X, y, groups=groups)
     (seen, train, valid), = splits
     np.testing.assert_array_equal(seen, groups)
