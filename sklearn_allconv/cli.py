@@ -956,8 +956,9 @@ def _add_fit(commands: Any) -> None:
             "label may list several tags separated by ';' (tagging), or the "
             "folder of a DCASE 2016 data set: TUT Acoustic Scenes 2016 (scenes) "
             "or CHiME-Home (tags), whose recordings the validation split of a "
-            "tagger or of --recipe paper keeps together. Every format the audio backend (libsndfile) reads "
-            "is used: WAV, FLAC, OGG/Vorbis/Opus, MP3, AIFF, ...; other files "
+            "tagger or of --recipe paper keeps together. Every format the audio "
+            "backend (libsndfile) reads is used: WAV, FLAC, OGG/Vorbis/Opus, MP3, "
+            "AIFF, ...; other files "
             "are reported and left out. Each epoch is reported on standard error "
             "(-q: not; -v: skorch's epoch table and a feature progress bar)."
         ),
