@@ -88,6 +88,12 @@ def main() -> None:
             "callbacks__early_stopping__patience=30 (values are Python literals)",
         )
         parser.add_argument(
+            "--ensemble",
+            action="store_true",
+            help="also score, per fold, the mean of the seeds' predicted "
+            "probabilities (an ensemble of the seeds' networks)",
+        )
+        parser.add_argument(
             "--also-test-crops",
             type=int,
             default=None,
@@ -117,6 +123,8 @@ def main() -> None:
     scores: dict[int, list[float]] = {}
     crop_scores: dict[int, list[float]] = {}
     epochs: dict[int, list[int]] = {}
+    # Per fold, the seeds' test probabilities (--ensemble).
+    probabilities: list[list[np.ndarray]] = []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as cache:
         memory = Memory(cache, verbose=0)
@@ -145,7 +153,15 @@ def main() -> None:
                     {"clf__groups": groups[train]} if args.valid == "groups" else {}
                 )
                 pipe.fit(data.data[train], y[train], **fit_groups)
-                predicted = pipe.predict(data.data[test])
+                if args.ensemble:
+                    proba = pipe.predict_proba(data.data[test])
+                    fold = len(scores[seed])
+                    if fold == len(probabilities):
+                        probabilities.append([])
+                    probabilities[fold].append(proba)
+                    predicted = pipe.classes_[proba.argmax(axis=1)]
+                else:
+                    predicted = pipe.predict(data.data[test])
                 scores[seed].append(mean_class_wise_accuracy(y[test], predicted))
                 epochs[seed].append(len(pipe[-1].history))
                 if args.also_test_crops:
@@ -160,6 +176,21 @@ def main() -> None:
                     flush=True,
                 )
     means = [float(np.mean(s)) for s in scores.values()]
+    folds = list(data.cv.split(data.data, y))
+    ensemble_folds = [
+        mean_class_wise_accuracy(
+            y[test], pipe.classes_[np.mean(fold_probabilities, axis=0).argmax(axis=1)]
+        )
+        for (_, test), fold_probabilities in zip(folds, probabilities, strict=False)
+    ]
+    if ensemble_folds:
+        print(
+            f"ensemble of seeds {args.seeds}: "
+            f"{100 * np.mean(ensemble_folds):.1f} % (folds "
+            + ", ".join(f"{s:.3f}" for s in ensemble_folds)
+            + ")",
+            flush=True,
+        )
     rows = [[f"{100 * np.mean(means):.1f} %", f"{100 * np.std(means):.1f}"]]
     crop_means = [float(np.mean(s)) for s in crop_scores.values() if s]
     if crop_means:
@@ -200,6 +231,7 @@ def main() -> None:
             "fold_class_wise_accuracy": scores,
             "epochs": epochs,
             "class_wise_accuracy": float(np.mean(means)),
+            "fold_class_wise_accuracy_ensemble": ensemble_folds or None,
             "test_crops": args.also_test_crops,
             "fold_class_wise_accuracy_test_crops": crop_scores,
             "class_wise_accuracy_test_crops": (
