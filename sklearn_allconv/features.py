@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import scipy.fft
 from joblib import Memory, Parallel, delayed, effective_n_jobs
-from scipy.signal import get_window
+from scipy.signal import get_window, lfilter
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, check_memory
@@ -712,22 +712,46 @@ def _prepare(
 def _compress(frames: np.ndarray, *, compression: str, frame_rate: float) -> None:
     """Apply ``compression`` to one clip's (frames x bins) magnitudes in place."""
     if compression == "pcen":
-        import librosa  # deferred: importing librosa takes about a second
-
-        frames[...] = librosa.pcen(
-            frames * np.float32(PCEN_SCALE),
-            b=pcen_smoothing_coefficient(frame_rate),
-            axis=0,
-            gain=PCEN_PARAMS["gain"],
-            bias=PCEN_PARAMS["bias"],
-            power=PCEN_PARAMS["power"],
-            eps=PCEN_PARAMS["eps"],
-        )
+        _pcen(frames, frame_rate)
         return
     frames += np.float32(LOG_FLOOR)
     np.log(frames, out=frames)
     if compression == "log-gain":
         frames -= np.float32(frames.mean(dtype=np.float64))
+
+
+def _pcen(frames: np.ndarray, frame_rate: float) -> None:
+    """:func:`librosa.pcen` with its defaults, in float32 and in place.
+
+    librosa computes in float64 (its filter state is float64), which took
+    twice the time of this on 30 s clips; the results agree within 1e-5.
+    With ``M`` the magnitudes ``S`` smoothed over time, librosa returns
+    ``bias**power * expm1(power * log1p(S * smooth / bias))`` with ``smooth =
+    exp(-gain * (log(eps) + log1p(M / eps)))``, that is ``(eps + M)**-gain``;
+    with ``power = 0.5`` the first is ``sqrt(bias + z) - sqrt(bias)`` for ``z
+    = S * smooth``, computed as ``z / (sqrt(bias + z) + sqrt(bias))``, which
+    keeps the precision of small ``z``.
+    """
+    gain, bias, eps = (np.float32(PCEN_PARAMS[key]) for key in ("gain", "bias", "eps"))
+    b = pcen_smoothing_coefficient(frame_rate)
+    frames *= np.float32(PCEN_SCALE)
+    # librosa's first-order low-pass over time, started where it settles for a
+    # constant 1 (scipy.signal.lfilter_zi), per bin.
+    state = np.full((1, frames.shape[1]), 1 - b, dtype=np.float32)
+    smooth, _ = lfilter(
+        np.array([b], np.float32), np.array([1, b - 1], np.float32),
+        frames, axis=0, zi=state,
+    )
+    smooth += eps
+    np.log(smooth, out=smooth)
+    smooth *= -gain
+    np.exp(smooth, out=smooth)
+    frames *= smooth
+    root_bias = np.sqrt(bias)
+    np.add(frames, bias, out=smooth)
+    np.sqrt(smooth, out=smooth)
+    smooth += root_bias
+    frames /= smooth
 
 
 def _file_stamp(path: str | os.PathLike) -> tuple[int, int] | None:

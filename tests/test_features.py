@@ -9,7 +9,7 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_allconv import STFTTransformer
-from sklearn_allconv.features import PAPER_FEATURES, stft_geometry
+from sklearn_allconv.features import PAPER_FEATURES, _pcen, stft_geometry
 
 
 def _clips(rng, lengths, sample_rate=16000):
@@ -408,10 +408,14 @@ def test_rms_normalized_features_do_not_depend_on_the_clip_gain():
     assert np.abs(plain.transform(louder)[0] - plain.transform(clips)[0]).mean() > 1
 
 
-@pytest.mark.parametrize("sample_rate", [16000, 44100])
-def test_pcen_compression_is_librosa_pcen_with_its_defaults(sample_rate):
+@pytest.mark.parametrize(
+    "sample_rate, level", [(16000, 1.0), (44100, 1.0), (16000, 1e-11)]
+)
+def test_pcen_compression_is_librosa_pcen_with_its_defaults(sample_rate, level):
+    # At a level of 1e-11 the scaled magnitudes are of the order of the
+    # smoothing filter's initial state (1).
     rng = np.random.default_rng(15)
-    clip = _clips(rng, [sample_rate], sample_rate)[0]
+    clip = level * _clips(rng, [sample_rate], sample_rate)[0]
     clip[: sample_rate // 4] *= 0.01  # a quiet start, then 40 dB louder
     stft = STFTTransformer(
         sample_rate=sample_rate, compression=None, standardize=False
@@ -427,6 +431,21 @@ def test_pcen_compression_is_librosa_pcen_with_its_defaults(sample_rate):
     features = clone(stft).set_params(compression="pcen").fit_transform([clip])[0]
     assert features.dtype == np.float32
     np.testing.assert_allclose(features, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_pcen_matches_librosa_from_silence_to_loud_bins():
+    # Bins from 1e-20 (below eps once scaled) to 1e2, over 3,000 frames: the
+    # float32 computation stays within 1e-5 of librosa's float64 one.
+    rng = np.random.default_rng(3)
+    levels = np.logspace(-20, 2, 23, dtype=np.float32)
+    magnitudes = levels * rng.random((3000, 23), dtype=np.float32)
+    magnitudes[:, 0] = 0  # a silent bin
+    frame_rate = 16000 / 240
+    expected = librosa.pcen(
+        magnitudes.T.astype(np.float64) * 2**31, sr=16000, hop_length=240
+    ).T
+    _pcen(magnitudes, frame_rate)  # in place
+    np.testing.assert_allclose(magnitudes, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_pcen_features_barely_depend_on_the_clip_gain():
