@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -39,7 +40,8 @@ class GroupValidSplit:
         Stratify the split by class (single-label targets). When clips are held
         out, a :class:`~sklearn.model_selection.StratifiedShuffleSplit`,
         falling back to an unstratified split when a class has fewer than two
-        clips. When groups are held out, a fold of a shuffled
+        clips or a side would have fewer clips than there are classes. When
+        groups are held out, a fold of a shuffled
         :class:`~sklearn.model_selection.StratifiedGroupKFold` with
         ``round(1 / valid_size)`` folds that leaves every class in training, so
         the held-out groups are spread over the classes; a plain
@@ -139,8 +141,11 @@ class GroupValidSplit:
             cv = GroupShuffleSplit(
                 n_splits=1, test_size=self.valid_size, random_state=seed
             )
-        elif self.stratified and y is not None and np.ndim(y) == 1 and (
-            np.unique(np.asarray(y), return_counts=True)[1].min() >= 2
+        elif (
+            self.stratified
+            and y is not None
+            and np.ndim(y) == 1
+            and _can_stratify(np.asarray(y), self.valid_size)
         ):
             cv = StratifiedShuffleSplit(
                 n_splits=1, test_size=self.valid_size, random_state=seed
@@ -155,6 +160,19 @@ class GroupValidSplit:
             f"stratified={self.stratified}, hold_out={self.hold_out!r}, "
             f"random_state={self.random_state})"
         )
+
+
+def _can_stratify(y: np.ndarray, valid_size: float) -> bool:
+    """Whether a stratified clip split can hold out ``valid_size`` of ``y``.
+
+    :class:`~sklearn.model_selection.StratifiedShuffleSplit` needs two clips
+    of every class and a clip of every class on each side: with 24 clips of 8
+    scenes, a fifth (5 clips) cannot hold one of each.
+    """
+    counts = np.unique(y, return_counts=True)[1]
+    n_valid = math.ceil(valid_size * len(y)) if valid_size < 1 else int(valid_size)
+    n_train = len(y) - n_valid
+    return counts.min() >= 2 and min(n_valid, n_train) >= len(counts)
 
 
 def _n_folds(valid_size: float) -> int:

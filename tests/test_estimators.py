@@ -117,6 +117,18 @@ def test_clip_split_holds_out_clips_of_every_group_and_class():
         np.testing.assert_array_equal(valid.indices, without_groups[1].indices)
 
 
+def test_clip_split_of_a_tiny_set_falls_back_to_an_unstratified_split(scenes):
+    # 24 clips of 8 classes: a fifth (5 clips) cannot hold one of each class,
+    # which StratifiedShuffleSplit refuses; the split holds out 5 clips anyway.
+    y = np.repeat(np.arange(8), 3)
+    split = GroupValidSplit(0.2, stratified=True, hold_out="clips")
+    train, valid = split(np.arange(24), y, groups=np.arange(24), random_state=0)
+    assert (len(train), len(valid)) == (19, 5)
+    # and a scene classifier trains on it with the default split
+    X, _, _ = scenes
+    _small(SceneClassifier, max_epochs=1).fit(X[:24], y.astype(str))
+
+
 def test_split_rejects_an_unknown_hold_out():
     with pytest.raises(ValueError, match="hold_out must be 'groups'.*got 'group'"):
         GroupValidSplit(hold_out="group")(np.arange(10), np.zeros(10))
