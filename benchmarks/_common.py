@@ -35,6 +35,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from sklearn_allconv import GroupValidSplit  # noqa: E402 - after the path
+
+# Whole recording locations held out for validation, as ``reproduce`` does for
+# the paper's recipe (the scene default holds out clips).
+LOCATIONS_SPLIT = GroupValidSplit(0.2, stratified=True, hold_out="groups")
+
 
 def parse_args(
     name: str, description: str, extra: Callable[[argparse.ArgumentParser], None]

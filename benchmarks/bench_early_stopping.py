@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 from _common import (
+    LOCATIONS_SPLIT,
     add_eval_set_arguments,
     environment,
     parse_args,
@@ -51,12 +52,9 @@ import soundfile
 from joblib import Memory
 from skorch.callbacks import Callback, EpochScoring
 
-from sklearn_allconv import GroupValidSplit, SceneClassifier, STFTTransformer
+from sklearn_allconv import SceneClassifier, STFTTransformer
 from sklearn_allconv.datasets import load_tut_acoustic_scenes_2016
 from sklearn_allconv.metrics import mean_class_wise_accuracy
-
-# --valid groups: whole locations held out, as reproduce does.
-GROUP_SPLIT = GroupValidSplit(0.2, stratified=True, hold_out="groups")
 
 THRESHOLD = 1e-4  # skorch EarlyStopping's default relative threshold
 
@@ -164,7 +162,7 @@ def main() -> None:
                     ],
                 )
                 if args.valid == "groups":
-                    clf.set_params(train_split=GROUP_SPLIT)
+                    clf.set_params(train_split=LOCATIONS_SPLIT)
                 clf.fit(train_features, y[train], groups=groups[train])
                 curve = {
                     key: [float(value) for value in clf.history_[:, key]]

@@ -50,7 +50,14 @@ import time
 from typing import Any
 
 import numpy as np
-from _common import environment, parse_args, parse_augment, print_table, write_json
+from _common import (
+    LOCATIONS_SPLIT,
+    environment,
+    parse_args,
+    parse_augment,
+    print_table,
+    write_json,
+)
 
 # isort: split
 from sklearn.linear_model import LogisticRegression
@@ -58,12 +65,11 @@ from sklearn.model_selection import GroupKFold
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_allconv import GroupValidSplit, SceneClassifier, STFTTransformer
+from sklearn_allconv import SceneClassifier, STFTTransformer
 from sklearn_allconv.datasets import make_acoustic_scenes
 from sklearn_allconv.metrics import mean_class_wise_accuracy
 
 VALID_FRACTION = 0.2  # the estimators' default validation split
-GROUP_SPLIT = GroupValidSplit(VALID_FRACTION, stratified=True, hold_out="groups")
 
 
 def _recipe(name: str, n_train: int) -> dict[str, Any]:
@@ -72,18 +78,18 @@ def _recipe(name: str, n_train: int) -> dict[str, Any]:
     if name in ("default", "log", "log-gain", "pcen", "rms", "none"):
         return {}
     if name == "paper":
-        return {"recipe": "paper", "train_split": GROUP_SPLIT}
+        return {"recipe": "paper", "train_split": LOCATIONS_SPLIT}
     if name == "best":
         return {"callbacks__early_stopping__load_best": True}
     if name == "batch32":
-        return {"recipe": "paper", "batch_size": 32, "train_split": GROUP_SPLIT}
+        return {"recipe": "paper", "batch_size": 32, "train_split": LOCATIONS_SPLIT}
     if name == "updates":
         n_fit = int(n_train * (1 - VALID_FRACTION))
         batch = min(96, max(16, n_fit // 8))
         per_epoch = math.ceil(n_fit / batch)
         return {
             "recipe": "paper",
-            "train_split": GROUP_SPLIT,
+            "train_split": LOCATIONS_SPLIT,
             "batch_size": batch,
             "callbacks__lr_plateau__patience": math.ceil(25 / per_epoch),
             "callbacks__early_stopping__patience": math.ceil(80 / per_epoch),

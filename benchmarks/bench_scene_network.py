@@ -30,6 +30,7 @@ import time
 
 import numpy as np
 from _common import (
+    LOCATIONS_SPLIT,
     add_eval_set_arguments,
     environment,
     parse_args,
@@ -43,12 +44,9 @@ import soundfile
 from joblib import Memory
 from sklearn.pipeline import Pipeline
 
-from sklearn_allconv import GroupValidSplit, SceneClassifier, STFTTransformer
+from sklearn_allconv import SceneClassifier, STFTTransformer
 from sklearn_allconv.datasets import load_tut_acoustic_scenes_2016
 from sklearn_allconv.metrics import mean_class_wise_accuracy
-
-# --valid groups: whole locations held out, as reproduce does.
-GROUP_SPLIT = GroupValidSplit(0.2, stratified=True, hold_out="groups")
 
 
 def main() -> None:
@@ -123,14 +121,15 @@ def main() -> None:
     scores: dict[int, list[float]] = {}
     crop_scores: dict[int, list[float]] = {}
     epochs: dict[int, list[int]] = {}
+    folds = list(data.cv.split(data.data, y))
     # Per fold, the seeds' test probabilities (--ensemble).
-    probabilities: list[list[np.ndarray]] = []
+    probabilities: list[list[np.ndarray]] = [[] for _ in folds]
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as cache:
         memory = Memory(cache, verbose=0)
         for seed in args.seeds:
             scores[seed], epochs[seed], crop_scores[seed] = [], [], []
-            for train, test in data.cv.split(data.data, y):
+            for k, (train, test) in enumerate(folds):
                 stft = STFTTransformer(sample_rate=rate, memory=memory)
                 if args.compression is not None:
                     compression = (
@@ -146,7 +145,7 @@ def main() -> None:
                     )
                 clf = SceneClassifier(random_state=seed, augment=augment, **changes)
                 if args.valid == "groups":
-                    clf.set_params(train_split=GROUP_SPLIT)
+                    clf.set_params(train_split=LOCATIONS_SPLIT)
                 steps = [("stft", stft), ("clf", clf)]
                 pipe = Pipeline(steps)
                 fit_groups = (
@@ -155,10 +154,7 @@ def main() -> None:
                 pipe.fit(data.data[train], y[train], **fit_groups)
                 if args.ensemble:
                     proba = pipe.predict_proba(data.data[test])
-                    fold = len(scores[seed])
-                    if fold == len(probabilities):
-                        probabilities.append([])
-                    probabilities[fold].append(proba)
+                    probabilities[k].append(proba)
                     predicted = pipe.classes_[proba.argmax(axis=1)]
                 else:
                     predicted = pipe.predict(data.data[test])
@@ -176,12 +172,12 @@ def main() -> None:
                     flush=True,
                 )
     means = [float(np.mean(s)) for s in scores.values()]
-    folds = list(data.cv.split(data.data, y))
     ensemble_folds = [
         mean_class_wise_accuracy(
             y[test], pipe.classes_[np.mean(fold_probabilities, axis=0).argmax(axis=1)]
         )
-        for (_, test), fold_probabilities in zip(folds, probabilities, strict=False)
+        for (_, test), fold_probabilities in zip(folds, probabilities, strict=True)
+        if fold_probabilities
     ]
     if ensemble_folds:
         print(
