@@ -47,6 +47,8 @@ from _common import (
     ROOT,
     add_eval_set_arguments,
     environment,
+    location_accuracy,
+    locations_right,
     parse_args,
     print_table,
     write_json,
@@ -109,12 +111,15 @@ def _log_stft_statistics(paths: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.array(rows)
 
 
-def _cross_validate(model, features, y, cv) -> float:
-    scores = []
+def _cross_validate(model, features, y, groups, cv) -> tuple[float, dict[str, float]]:
+    """Mean class-wise accuracy over the folds, and each location's accuracy."""
+    scores, locations = [], {}
     for train, test in cv.split(features, y):
         model.fit(features[train], y[train])
-        scores.append(mean_class_wise_accuracy(y[test], model.predict(features[test])))
-    return float(np.mean(scores))
+        predicted = model.predict(features[test])
+        scores.append(mean_class_wise_accuracy(y[test], predicted))
+        locations.update(location_accuracy(y[test], predicted, groups[test]))
+    return float(np.mean(scores)), locations
 
 
 def main() -> None:
@@ -130,7 +135,7 @@ def main() -> None:
 
     args = parse_args("bench_baselines", __doc__.splitlines()[0], extra)
     data = load_tut_acoustic_scenes_2016(args.data)
-    y = data.target
+    y, groups = data.target, np.asarray(data.groups)
     # The loader reports TUT's 44.1 kHz; a set may have been made at another rate.
     rate = soundfile.info(data.data[0]).samplerate
     print(
@@ -147,28 +152,46 @@ def main() -> None:
             make_dcase2016_task1_baseline, sample_rate=rate
         )
     results: dict[str, list[float]] = {}
+    locations: dict[str, list[dict[str, float]]] = {}
     for name, factory in systems.items():
         pipeline = factory(random_state=0)
         features = pipeline[0].fit_transform(data.data)
-        results[name] = []
+        results[name], locations[name] = [], []
         for seed in args.seeds:
             classifier = factory(random_state=seed)[-1]
-            results[name].append(_cross_validate(classifier, features, y, data.cv))
-            print(f"{name}, seed {seed}: {results[name][-1]:.3f}", flush=True)
+            score, by_location = _cross_validate(
+                classifier, features, y, groups, data.cv
+            )
+            results[name].append(score)
+            locations[name].append(by_location)
+            print(f"{name}, seed {seed}: {score:.3f}", flush=True)
     if "logistic" in args.systems:
         statistics = _log_stft_statistics(data.data, rate)
         logistic = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
         name = "logistic regression, log-STFT mean + std"
-        score = _cross_validate(logistic, statistics, y, data.cv)
+        score, by_location = _cross_validate(logistic, statistics, y, groups, data.cv)
         results[name] = [score] * len(args.seeds)
+        locations[name] = [by_location] * len(args.seeds)
         print(f"{name}: {score:.3f}", flush=True)
+    n_locations = len(np.unique(groups))
     rows = [
-        [name, f"{100 * np.mean(v):.1f} %", f"{100 * np.std(v):.1f}"]
+        [
+            name,
+            f"{100 * np.mean(v):.1f} %",
+            f"{100 * np.std(v):.1f}",
+            f"{np.mean([locations_right(b) for b in locations[name]]):.1f} "
+            f"of {n_locations}",
+        ]
         for name, v in results.items()
     ]
     print_table(
         f"DCASE 2016 Task 1 score on {args.data.name}, folds by location",
-        ["system", "class-wise accuracy", "std over seeds (pp)"],
+        [
+            "system",
+            "class-wise accuracy",
+            "std over seeds (pp)",
+            "locations right (mean over seeds)",
+        ],
         rows,
     )
     write_json(
@@ -179,6 +202,7 @@ def main() -> None:
             "n_clips": len(y),
             "seeds": args.seeds,
             "class_wise_accuracy": results,
+            "location_accuracy": locations,
         },
     )
 

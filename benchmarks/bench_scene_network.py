@@ -33,6 +33,8 @@ from _common import (
     LOCATIONS_SPLIT,
     add_eval_set_arguments,
     environment,
+    location_accuracy,
+    locations_right,
     parse_args,
     parse_augment,
     print_table,
@@ -121,6 +123,7 @@ def main() -> None:
     scores: dict[int, list[float]] = {}
     crop_scores: dict[int, list[float]] = {}
     epochs: dict[int, list[int]] = {}
+    locations: dict[int, dict[str, float]] = {}
     folds = list(data.cv.split(data.data, y))
     # Per fold, the seeds' test probabilities (--ensemble).
     probabilities: list[list[np.ndarray]] = [[] for _ in folds]
@@ -129,6 +132,7 @@ def main() -> None:
         memory = Memory(cache, verbose=0)
         for seed in args.seeds:
             scores[seed], epochs[seed], crop_scores[seed] = [], [], []
+            locations[seed] = {}
             for k, (train, test) in enumerate(folds):
                 stft = STFTTransformer(sample_rate=rate, memory=memory)
                 if args.compression is not None:
@@ -159,6 +163,9 @@ def main() -> None:
                 else:
                     predicted = pipe.predict(data.data[test])
                 scores[seed].append(mean_class_wise_accuracy(y[test], predicted))
+                locations[seed].update(
+                    location_accuracy(y[test], predicted, groups[test])
+                )
                 epochs[seed].append(len(pipe[-1].history))
                 if args.also_test_crops:
                     pipe.set_params(clf__test_crops=args.also_test_crops)
@@ -187,15 +194,26 @@ def main() -> None:
             + ")",
             flush=True,
         )
-    rows = [[f"{100 * np.mean(means):.1f} %", f"{100 * np.std(means):.1f}"]]
+    right = f"{np.mean([locations_right(b) for b in locations.values()]):.1f}"
+    rows = [[f"{100 * np.mean(means):.1f} %", f"{100 * np.std(means):.1f}", right]]
     crop_means = [float(np.mean(s)) for s in crop_scores.values() if s]
     if crop_means:
         rows.append(
-            [f"{100 * np.mean(crop_means):.1f} %", f"{100 * np.std(crop_means):.1f}"]
+            [
+                f"{100 * np.mean(crop_means):.1f} %",
+                f"{100 * np.std(crop_means):.1f}",
+                "",
+            ]
         )
     print_table(
         f"SceneClassifier defaults on {args.data.name}, folds by location",
-        ["system", "class-wise accuracy", "std over seeds (pp)", "epochs (median)"],
+        [
+            "system",
+            "class-wise accuracy",
+            "std over seeds (pp)",
+            f"locations right (of {len(np.unique(groups))})",
+            "epochs (median)",
+        ],
         [
             [
                 "network, "
@@ -226,6 +244,7 @@ def main() -> None:
             "valid": args.valid,
             "fold_class_wise_accuracy": scores,
             "epochs": epochs,
+            "location_accuracy": locations,
             "class_wise_accuracy": float(np.mean(means)),
             "fold_class_wise_accuracy_ensemble": ensemble_folds or None,
             "test_crops": args.also_test_crops,
