@@ -88,3 +88,54 @@ def test_policies_keep_the_epochs_they_name(bench_early_stopping):
     assert kept["accuracy, last epoch"] == 6
     assert kept["epoch 8"] == 7
     assert kept["oracle (best test epoch)"] == 7
+
+
+@pytest.fixture
+def benchmarks_common(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return importlib.import_module("_common")
+
+
+@pytest.fixture
+def bench_baselines(monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    return importlib.import_module("bench_baselines")
+
+
+def test_location_accuracy_is_per_location_and_a_location_is_right_by_majority(
+    benchmarks_common,
+):
+    y_true = np.array(["bus", "bus", "bus", "park", "park", "home"])
+    y_pred = np.array(["bus", "park", "bus", "park", "bus", "park"])
+    groups = np.array(["a1", "a1", "a1", "a2", "a2", "a3"])
+    by_location = benchmarks_common.location_accuracy(y_true, y_pred, groups)
+    assert by_location == pytest.approx({"a1": 2 / 3, "a2": 0.5, "a3": 0.0})
+    # Half right is not right: a location counts when most of its clips are.
+    assert benchmarks_common.locations_right(by_location) == 1
+
+
+def test_logistic_front_ends_are_librosas_features(bench_baselines, tmp_path):
+    import librosa
+    import soundfile
+
+    rate = 16000
+    rng = np.random.default_rng(0)
+    audio = (0.1 * rng.standard_normal((2 * rate, 2))).astype(np.float32)
+    path = tmp_path / "clip.wav"
+    soundfile.write(path, audio, rate)
+    statistics = bench_baselines._log_statistics(
+        np.array([str(path)]), rate, ["stft", "mel", "mfcc"]
+    )
+    assert {name: s.shape for name, s in statistics.items()} == {
+        "stft": (1, 2 * 201),
+        "mel": (1, 2 * 128),
+        "mfcc": (1, 2 * 20),
+    }
+    mono, _ = soundfile.read(path, dtype="float32")
+    mono = mono.mean(axis=1)
+    geometry = {"sr": rate, "n_fft": 400, "hop_length": 240, "window": "hann"}
+    mel = np.log(librosa.feature.melspectrogram(y=mono, n_mels=128, **geometry) + 1e-10)
+    mfcc = librosa.feature.mfcc(y=mono, n_mels=40, n_mfcc=20, **geometry)
+    for name, frames in [("mel", mel), ("mfcc", mfcc)]:
+        expected = np.concatenate([frames.mean(axis=1), frames.std(axis=1)])
+        np.testing.assert_allclose(statistics[name][0], expected, rtol=1e-4, atol=1e-3)
