@@ -131,9 +131,11 @@ def _log_statistics(
                 log = np.log(magnitude + 1e-6)
             elif front_end == "mel":
                 log = np.log(mel[128] @ magnitude**2 + 1e-10)
-            else:
+            elif front_end == "mfcc":
                 power = librosa.power_to_db(mel[40] @ magnitude**2)
                 log = librosa.feature.mfcc(S=power, n_mfcc=20)
+            else:
+                raise ValueError(f"unknown front end {front_end!r}")
             rows[front_end].append(np.concatenate([log.mean(axis=1), log.std(axis=1)]))
     return {front_end: np.array(r) for front_end, r in rows.items()}
 
@@ -195,8 +197,13 @@ def main() -> None:
             locations[name].append(by_location)
             print(f"{name}, seed {seed}: {score:.3f}", flush=True)
     logistic_systems = [system for system in LOGISTIC if system in args.systems]
-    statistics = _log_statistics(
-        data.data, rate, [LOGISTIC[system][0] for system in logistic_systems]
+    # One pass over the audio for every front end asked for (none: no pass).
+    statistics = (
+        _log_statistics(
+            data.data, rate, [LOGISTIC[system][0] for system in logistic_systems]
+        )
+        if logistic_systems
+        else {}
     )
     for system in logistic_systems:
         front_end, name = LOGISTIC[system]
