@@ -28,6 +28,7 @@ from .features import (
     PCEN_PARAMS,
     PCEN_SCALE,
     STFTTransformer,
+    mel_basis,
     pcen_smoothing_coefficient,
 )
 from .network import AllConvNet, frame_mask
@@ -42,7 +43,9 @@ class TorchSTFT(nn.Module):
     a periodic Hann window, the magnitudes of the first ``n_fft_ // 2 + 1``
     bins of the discrete Fourier transform, divided by their root mean square
     over the clip's valid frames and bins if the transformer's ``normalize``
-    is ``"rms"``, the transformer's ``compression``
+    is ``"rms"``, pooled into mel bands by the matrix of
+    :func:`~sklearn_allconv.features.mel_basis` if it sets ``n_mels``, the
+    transformer's ``compression``
     (``log(magnitude + LOG_FLOOR)``, for ``"log-gain"`` minus the mean over
     the clip's valid frames and bins; for ``"pcen"``, :func:`librosa.pcen`
     with its defaults, its smoothing filter as a causal convolution), then
@@ -91,6 +94,7 @@ class TorchSTFT(nn.Module):
     offset: torch.Tensor
     factor: torch.Tensor
     smoothing: torch.Tensor
+    mel: torch.Tensor
 
     def __init__(self, stft: STFTTransformer) -> None:
         super().__init__()
@@ -102,13 +106,22 @@ class TorchSTFT(nn.Module):
         self.hop_length = int(stft.hop_length_)
         self.n_bins = int(stft.n_bins_)
         self.normalize = stft.normalize
+        self.n_mels = stft.n_mels
         self.compression = stft.compression
+        # The DFT's bins, which are the output's unless mel bands pool them.
+        self.n_stft_bins = self.n_fft // 2 + 1
         samples = torch.arange(self.n_fft, dtype=torch.float64)
-        bins = torch.arange(self.n_bins, dtype=torch.float64)
+        bins = torch.arange(self.n_stft_bins, dtype=torch.float64)
         angles = (2 * torch.pi / self.n_fft) * torch.outer(samples, bins)
         window = torch.hann_window(self.n_fft, periodic=True, dtype=torch.float64)
         basis = window[:, None] * torch.cat([torch.cos(angles), torch.sin(angles)], 1)
         self.register_buffer("basis", basis.float())
+        mel = (
+            np.zeros((0, 0), dtype=np.float32)
+            if self.n_mels is None
+            else mel_basis(stft.sample_rate, self.n_fft, self.n_mels)
+        )
+        self.register_buffer("mel", torch.tensor(mel))
         if stft.standardize:
             offset = np.asarray(stft.mean_, dtype=np.float32)
             factor = (1.0 / np.asarray(stft.scale_)).astype(np.float32)
@@ -149,12 +162,15 @@ class TorchSTFT(nn.Module):
         """
         frames = audio.unfold(-1, self.n_fft, self.hop_length)
         spectrum = frames @ self.basis
-        real, imaginary = spectrum[..., : self.n_bins], spectrum[..., self.n_bins :]
+        real = spectrum[..., : self.n_stft_bins]
+        imaginary = spectrum[..., self.n_stft_bins :]
         magnitudes = torch.sqrt(real * real + imaginary * imaginary)
         if self.normalize == "rms":
             rms = torch.sqrt(self._clip_mean(magnitudes * magnitudes, n_frames))
             # A silent clip stays zero.
             magnitudes = magnitudes / torch.where(rms > 0, rms, torch.ones_like(rms))
+        if self.n_mels is not None:
+            magnitudes = magnitudes @ self.mel
         if self.compression == "pcen":
             magnitudes = self._pcen(magnitudes)
         elif self.compression is not None:
@@ -171,7 +187,7 @@ class TorchSTFT(nn.Module):
             return values.mean(dim=(1, 2), keepdim=True)
         mask = frame_mask(n_frames, values.shape[1]).transpose(1, 2)
         total = (values * mask.to(values.dtype)).sum(dim=(1, 2), keepdim=True)
-        counts = (n_frames * self.n_bins).to(values.dtype)
+        counts = (n_frames * values.shape[2]).to(values.dtype)
         return total / counts[:, None, None]
 
     def _pcen(self, magnitudes: torch.Tensor) -> torch.Tensor:

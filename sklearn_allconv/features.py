@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence, Sized
 from functools import cache, partial
 from numbers import Integral, Real
@@ -21,7 +22,9 @@ from tqdm.auto import tqdm
 from ._validation import as_clip_sources, describe_clip, is_path, load_clip
 from .feature_store import FeatureStore, FeatureStoreWriter
 
-__all__ = ["LOG_FLOOR", "PAPER_FEATURES", "STFTTransformer", "stft_geometry"]
+__all__ = [
+    "LOG_FLOOR", "PAPER_FEATURES", "STFTTransformer", "mel_basis", "stft_geometry",
+]
 
 
 def stft_geometry(
@@ -69,8 +72,8 @@ def stft_geometry(
 # The parameters that define the features; the others (n_jobs, memory,
 # verbose) only change how they are computed.
 _ANALYSIS_PARAMS = (
-    "sample_rate", "window_ms", "hop_ms", "normalize", "compression", "standardize",
-    "channel", "resample",
+    "sample_rate", "window_ms", "hop_ms", "normalize", "n_mels", "compression",
+    "standardize", "channel", "resample",
 )
 
 # Added to the magnitudes before the log of ``compression``: the log of digital
@@ -156,6 +159,17 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         paper's features. It comes before
         ``compression`` and the standardization. The default because it won
         on every set measured (see Notes).
+    n_mels : int or None, default=None
+        Pool the (normalized) magnitudes into this many mel bands before the
+        compression, outside the paper: ``magnitudes @ mel_basis(sample_rate,
+        n_fft, n_mels)``, the filters of :func:`librosa.filters.mel` with its
+        defaults (Slaney's mel scale, bands normalized to equal area, 0 Hz to
+        half the sample rate) applied to the magnitudes, not to the power.
+        The output then has ``n_mels`` columns instead of ``n_fft // 2 + 1``
+        and the compression and standardization work per band. A value that
+        leaves a band without any STFT bin (256 bands at 16 or 44.1 kHz with
+        the default window) raises a ``ValueError`` in :meth:`fit`. None keeps
+        the linear-frequency bins (the paper's).
     compression : {"pcen", None, "log", "log-gain"}, default="pcen"
         Compression of the magnitudes, outside the paper. None keeps the
         magnitudes (the paper's features). ``"log"`` takes
@@ -209,7 +223,8 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
     hop_length_ : int
         Hop length in samples.
     n_bins_ : int
-        Number of frequency bins of each output frame.
+        Number of frequency bins of each output frame: ``n_fft // 2 + 1``, or
+        ``n_mels`` when set.
     mean_ : ndarray of shape (n_bins,) or None
         Per-bin mean over all training frames; None if ``standardize=False``.
     scale_ : ndarray of shape (n_bins,) or None
@@ -296,6 +311,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         "window_ms": [Interval(Real, 0, None, closed="neither")],
         "hop_ms": [Interval(Real, 0, None, closed="neither")],
         "normalize": [None, StrOptions({"rms"})],
+        "n_mels": [None, Interval(Integral, 1, None, closed="left")],
         "compression": [None, StrOptions({"log", "log-gain", "pcen"})],
         "standardize": ["boolean"],
         "channel": [Interval(Integral, None, None, closed="neither"),
@@ -313,6 +329,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         window_ms: float = 25.0,
         hop_ms: float = 15.0,
         normalize: str | None = "rms",
+        n_mels: int | None = None,
         compression: str | None = "pcen",
         standardize: bool = True,
         channel: int | str = 0,
@@ -325,6 +342,7 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         self.window_ms = window_ms
         self.hop_ms = hop_ms
         self.normalize = normalize
+        self.n_mels = n_mels
         self.compression = compression
         self.standardize = standardize
         self.channel = channel
@@ -494,13 +512,22 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
             raise
 
     def _setup(self, X: Any) -> list[Any] | np.ndarray:
-        self.n_fft_, self.hop_length_, self.n_bins_ = stft_geometry(
-            self.sample_rate, window_ms=self.window_ms, hop_ms=self.hop_ms
-        )
+        self.n_fft_, self.hop_length_, self.n_bins_ = self._geometry()
         self._fitted_settings = self._analysis_settings()
         sources = as_clip_sources(X, min_samples=self.n_fft_)
         self._check_not_empty(sources)
         return sources
+
+    def _geometry(self) -> tuple[int, int, int]:
+        """Window and hop lengths and the bins (or mel bands) of each frame."""
+        n_fft, hop_length, n_bins = stft_geometry(
+            self.sample_rate, window_ms=self.window_ms, hop_ms=self.hop_ms
+        )
+        if self.n_mels is None:
+            return n_fft, hop_length, n_bins
+        # Raises if a band would hold no bin.
+        mel_basis(self.sample_rate, n_fft, self.n_mels)
+        return n_fft, hop_length, self.n_mels
 
     def _analysis_settings(self) -> dict[str, Any]:
         """The parameters that decide what a spectrogram is (not how fast)."""
@@ -594,10 +621,15 @@ class STFTTransformer(TransformerMixin, BaseEstimator):
         }
         prepare = (
             None
-            if self.normalize is None and self.compression is None
+            if self.normalize is None and self.n_mels is None
+            and self.compression is None
             else partial(
                 _prepare,
                 normalize=self.normalize,
+                mel=(
+                    None if self.n_mels is None
+                    else mel_basis(self.sample_rate, self.n_fft_, self.n_mels)
+                ),
                 compression=self.compression,
                 frame_rate=self.sample_rate / self.hop_length_,
             )
@@ -676,7 +708,7 @@ def _process_clip(
     index: int,
     settings: dict[str, Any],
     *,
-    prepare: Callable[[np.ndarray], None] | None,
+    prepare: Callable[[np.ndarray], np.ndarray] | None,
     statistics: bool,
     scaling: tuple[np.ndarray, np.ndarray] | None,
 ) -> tuple[np.ndarray, tuple[int, np.ndarray, np.ndarray] | None]:
@@ -684,7 +716,7 @@ def _process_clip(
     stamp = _file_stamp(source) if is_path(source) else None
     frames = spectrogram(source, stamp, index, **settings)
     if prepare is not None:
-        prepare(frames)
+        frames = prepare(frames)
     clip_statistics = _clip_statistics(frames) if statistics else None
     if scaling is not None:
         _standardize_clips([frames], *scaling)
@@ -695,18 +727,26 @@ def _prepare(
     frames: np.ndarray,
     *,
     normalize: str | None,
+    mel: np.ndarray | None,
     compression: str | None,
     frame_rate: float,
-) -> None:
-    """Normalize, then compress, one clip's (frames x bins) magnitudes in place."""
+) -> np.ndarray:
+    """Normalize, pool into mel bands, then compress one clip's magnitudes.
+
+    ``frames`` (frames x bins) is changed in place; the result is ``frames``
+    itself, or a new (frames x bands) array when ``mel`` is given.
+    """
     if normalize == "rms":
         # Accumulated in float64 without a float64 copy of the clip.
         squares = np.einsum("ij,ij->", frames, frames, dtype=np.float64)
         rms = np.sqrt(squares / frames.size)
         if rms > 0:  # a silent clip stays zero
             frames /= np.float32(rms)
+    if mel is not None:
+        frames = frames @ mel
     if compression is not None:
         _compress(frames, compression=compression, frame_rate=frame_rate)
+    return frames
 
 
 def _compress(frames: np.ndarray, *, compression: str, frame_rate: float) -> None:
@@ -808,6 +848,63 @@ def _spectrogram(
             "expected in [-1, 1]. Rescale it."
         )
     return magnitudes
+
+
+@cache
+def mel_basis(sample_rate: float, n_fft: int, n_mels: int) -> np.ndarray:
+    """The (bins x bands) matrix that pools STFT magnitudes into mel bands.
+
+    :func:`librosa.filters.mel` with its defaults (Slaney's mel scale and
+    band-area normalization, 0 Hz to half the sample rate), transposed, so
+    that ``magnitudes @ mel_basis(...)`` gives the bands. The result is cached
+    and read-only.
+
+    Parameters
+    ----------
+    sample_rate : float
+        Sampling rate of the audio in Hz.
+    n_fft : int
+        Window (and FFT) length in samples.
+    n_mels : int
+        Number of mel bands.
+
+    Returns
+    -------
+    ndarray of shape (n_fft // 2 + 1, n_mels), float32
+        The filters, one column per band.
+
+    Raises
+    ------
+    ValueError
+        If a band would hold no STFT bin, which happens when the bands at low
+        frequencies are narrower than the bins' spacing.
+
+    Examples
+    --------
+    >>> from sklearn_allconv.features import mel_basis
+    >>> mel_basis(16000, 400, 64).shape
+    (201, 64)
+    """
+    import librosa  # deferred: importing librosa takes about a second
+
+    with warnings.catch_warnings():
+        # Empty bands are reported below, as an error.
+        warnings.filterwarnings("ignore", "Empty filters", UserWarning)
+        filters = librosa.filters.mel(
+            sr=sample_rate, n_fft=n_fft, n_mels=n_mels, dtype=np.float32
+        )
+    empty = np.flatnonzero(filters.max(axis=1) <= 0)
+    if empty.size:
+        raise ValueError(
+            f"n_mels={n_mels} at sample_rate={sample_rate:g} with a window of "
+            f"{n_fft} samples leaves {empty.size} mel bands without any STFT bin "
+            f"(the lowest ones are narrower than the bins' spacing of "
+            f"{sample_rate / n_fft:.1f} Hz). Use fewer mel bands or raise "
+            "window_ms."
+        )
+    basis = np.ascontiguousarray(filters.T)
+    basis.flags.writeable = False  # shared by all clips and threads
+    return basis
 
 
 @cache

@@ -34,7 +34,7 @@ from ._state_files import read_state_file, write_state_file
 from ._version import __version__
 from .augment import BatchAugmentation, Mixup, SpecMask, TimeShift
 from .estimators import AudioTagger, SceneClassifier
-from .features import STFTTransformer, stft_geometry
+from .features import STFTTransformer
 from .model_selection import GroupValidSplit
 from .network import AllConvNet, batch_independent_sigmoid
 
@@ -120,11 +120,12 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
     -----
     The file records the network weights, the classes, the number of
     frequency bins, the training history, every constructor parameter and,
-    for an ``STFTTransformer``, its sample rate, window, hop and compression and
-    the standardization statistics ``mean_`` and ``scale_``. It does not record
-    the optimizer state: a loaded model predicts exactly as the saved one,
-    and ``partial_fit`` on it continues with a fresh optimizer. Tensors are
-    copied to the CPU, so a model trained on a GPU loads on any machine.
+    for an ``STFTTransformer``, its sample rate, window, hop, mel bands and
+    compression and the standardization statistics ``mean_`` and ``scale_``.
+    It does not record the optimizer state: a loaded model predicts exactly as
+    the saved one, and ``partial_fit`` on it continues with a fresh optimizer.
+    Tensors are copied to the CPU, so a model trained on a GPU loads on any
+    machine.
 
     Examples
     --------
@@ -391,10 +392,11 @@ def _build_estimator(description: dict, device: str) -> Any:
     if cls is not STFTTransformer:
         params["device"] = device
     else:
-        # Files written before ``normalize`` or ``compression`` existed
-        # normalized and compressed nothing.
+        # Files written before ``normalize``, ``compression`` or ``n_mels``
+        # existed normalized, compressed and pooled nothing.
         params.setdefault("normalize", None)
         params.setdefault("compression", None)
+        params.setdefault("n_mels", None)
     # Pass only what differs from the defaults, so that the loaded model's repr
     # and skorch's bookkeeping of explicit arguments match the saved model's.
     defaults = cls().get_params(deep=False)
@@ -596,6 +598,10 @@ _STFT_PARAMS = {
     "window_ms": _real_in(0, _MAX_WINDOW_MS, low_open=True),
     "hop_ms": _real_in(0, _MAX_WINDOW_MS, low_open=True),
     "normalize": _one_of(None, "rms"),
+    "n_mels": lambda value: (
+        None if value is None or (_is_int(value) and 1 <= value <= _MAX_BINS)
+        else f"None or an integer from 1 to {_MAX_BINS}"
+    ),
     "compression": _one_of(None, "log", "log-gain", "pcen"),
     "standardize": _BOOL,
     "channel": lambda value: (
@@ -654,9 +660,7 @@ def _same_value(value: Any, default: Any) -> bool:
 def _restore_stft(stft: STFTTransformer, fitted: dict) -> None:
     try:
         stft._validate_params()
-        geometry = stft_geometry(
-            stft.sample_rate, window_ms=stft.window_ms, hop_ms=stft.hop_ms
-        )
+        geometry = stft._geometry()
     except ValueError as exc:
         raise _InvalidModel(
             f"its STFTTransformer parameters are invalid: {exc}"
@@ -665,7 +669,8 @@ def _restore_stft(stft: STFTTransformer, fitted: dict) -> None:
     if (values["n_fft_"], values["hop_length_"], values["n_bins_"]) != geometry:
         raise _InvalidModel(
             f"the STFT geometry {values} does not follow from sample_rate="
-            f"{stft.sample_rate}, window_ms={stft.window_ms}, hop_ms={stft.hop_ms}."
+            f"{stft.sample_rate}, window_ms={stft.window_ms}, hop_ms={stft.hop_ms}"
+            f", n_mels={stft.n_mels}."
         )
     for key, value in values.items():
         setattr(stft, key, value)

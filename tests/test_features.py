@@ -541,3 +541,64 @@ def test_unknown_compression_is_refused_in_fit_and_a_change_after_fit_too():
         stft.transform(clips)
     with pytest.raises(InvalidParameterError, match="'normalize' parameter"):
         clone(stft).set_params(normalize="peak").fit(clips)
+
+
+@pytest.mark.parametrize(("sample_rate", "n_mels"), [(16000, 40), (44100, 128)])
+def test_mel_bands_are_librosas_mel_filters_on_the_magnitudes(sample_rate, n_mels):
+    rng = np.random.default_rng(17)
+    clip = _clips(rng, [sample_rate], sample_rate)[0]
+    clip += 0.5 * np.sin(2 * np.pi * 440 * np.arange(sample_rate) / sample_rate)
+    stft = STFTTransformer(
+        sample_rate=sample_rate, normalize=None, n_mels=n_mels, compression=None,
+        standardize=False,
+    )
+    bands = stft.fit_transform([clip])[0]
+    n_fft, hop_length, _ = stft_geometry(sample_rate)
+    magnitudes = np.abs(librosa.stft(
+        clip, n_fft=n_fft, hop_length=hop_length, window="hann", center=False
+    ))
+    # With S given, librosa pools it as it is: magnitudes, not power.
+    expected = librosa.feature.melspectrogram(
+        S=magnitudes, sr=sample_rate, n_mels=n_mels
+    ).T
+    assert stft.n_bins_ == n_mels and bands.shape == expected.shape
+    np.testing.assert_allclose(bands, expected, rtol=0, atol=1e-5 * expected.max())
+
+
+def test_mel_bands_come_after_the_rms_level_and_before_pcen():
+    rng = np.random.default_rng(18)
+    clip = 0.3 * _clips(rng, [24000])[0]
+    clip[:8000] *= 0.01
+    magnitudes = STFTTransformer(
+        sample_rate=16000, normalize=None, compression=None, standardize=False
+    ).fit_transform([clip])[0].astype(np.float64)
+    # The level of the linear bins, as without mel bands.
+    level = np.sqrt(np.mean(magnitudes**2))
+    filters = librosa.filters.mel(sr=16000, n_fft=400, n_mels=32)
+    expected = librosa.pcen(
+        (filters @ (magnitudes / level).T) * 2**31, sr=16000, hop_length=240
+    ).T
+    stft = STFTTransformer(sample_rate=16000, n_mels=32, standardize=False)
+    np.testing.assert_allclose(
+        stft.fit_transform([clip])[0], expected, rtol=1e-5, atol=1e-5
+    )
+    # Standardized per band, over the training frames.
+    standardized = clone(stft).set_params(standardize=True)
+    features = standardized.fit_transform([clip])[0]
+    assert standardized.mean_.shape == (32,)
+    np.testing.assert_allclose(standardized.mean_, expected.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(features.std(axis=0), 1, atol=1e-4)
+
+
+def test_mel_bands_without_bins_and_a_change_after_fit_are_refused():
+    clips = _clips(np.random.default_rng(19), [4000])
+    # 256 bands at 16 kHz: the lowest are narrower than the 40 Hz bin spacing.
+    with pytest.raises(ValueError, match="leaves 45 mel bands without any STFT bin"):
+        STFTTransformer(sample_rate=16000, n_mels=256).fit(clips)
+    with pytest.raises(InvalidParameterError, match="'n_mels' parameter"):
+        STFTTransformer(sample_rate=16000, n_mels=0).fit(clips)
+    stft = STFTTransformer(sample_rate=16000, n_mels=64).fit(clips)
+    assert stft.transform(clips)[0].shape == (16, 64)
+    stft.set_params(n_mels=32)
+    with pytest.raises(ValueError, match="n_mels from 64 to 32"):
+        stft.transform(clips)

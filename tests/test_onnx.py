@@ -189,20 +189,23 @@ def test_export_command_writes_a_graph(scene_pipeline, tmp_path, capsys):
 
 
 @pytest.mark.parametrize(
-    ("normalize", "compression"),
+    ("normalize", "compression", "n_mels"),
     [
-        (None, "log"),
-        (None, "log-gain"),
-        (None, "pcen"),
-        ("rms", None),
-        ("rms", "log"),
-        ("rms", "pcen"),
+        (None, "log", None),
+        (None, "log-gain", None),
+        (None, "pcen", None),
+        ("rms", None, None),
+        ("rms", "log", None),
+        ("rms", "pcen", None),
+        (None, None, 24),
+        (None, "log-gain", 24),
+        ("rms", "pcen", 24),
     ],
 )
-def test_torch_stft_compresses_like_the_transformer(normalize, compression):
+def test_torch_stft_compresses_like_the_transformer(normalize, compression, n_mels):
     clips = _clips(n_clips=3)
     stft = STFTTransformer(
-        sample_rate=RATE, normalize=normalize, compression=compression
+        sample_rate=RATE, normalize=normalize, compression=compression, n_mels=n_mels
     ).fit(clips)
     rng = np.random.default_rng(4)
     audio = (0.5 * rng.standard_normal((2, 6000))).astype(np.float32)
@@ -213,17 +216,21 @@ def test_torch_stft_compresses_like_the_transformer(normalize, compression):
 
 
 @pytest.mark.parametrize(
-    ("normalize", "compression"),
-    [(None, "log-gain"), (None, "pcen"), ("rms", None), ("rms", "pcen")],
+    ("normalize", "compression", "n_mels"),
+    [(None, "log-gain", None), (None, "pcen", None), ("rms", None, None),
+     ("rms", "pcen", None), ("rms", "pcen", 24)],
 )
 def test_onnx_graph_of_a_gain_normalized_pipeline_masks_padded_clips(
-    tmp_path, normalize, compression
+    tmp_path, normalize, compression, n_mels
 ):
     # The level is over each clip's own frames (rms, log-gain), or a running
     # mean of its past frames (pcen): padding must not enter it.
     clips = _clips()
     pipeline = make_pipeline(
-        STFTTransformer(sample_rate=RATE, normalize=normalize, compression=compression),
+        STFTTransformer(
+            sample_rate=RATE, normalize=normalize, compression=compression,
+            n_mels=n_mels,
+        ),
         SceneClassifier(
             train_split=None, max_epochs=3, module__n_filters=12, random_state=0
         ),

@@ -116,18 +116,22 @@ def test_loaded_pipeline_keeps_the_feature_settings_and_refuses_other_input(
 
 
 @pytest.mark.parametrize(
-    ("normalize", "compression"), [(None, "log-gain"), (None, "pcen"), ("rms", None)]
+    ("normalize", "compression", "n_mels"),
+    [(None, "log-gain", None), (None, "pcen", None), ("rms", None, None),
+     ("rms", "pcen", 24)],
 )
-def test_compression_survives_a_round_trip(tmp_path, normalize, compression):
+def test_compression_survives_a_round_trip(tmp_path, normalize, compression, n_mels):
     clips, y = _audio()
     stft = STFTTransformer(
-        sample_rate=RATE, normalize=normalize, compression=compression
+        sample_rate=RATE, normalize=normalize, compression=compression, n_mels=n_mels
     )
     fitted = make_pipeline(stft, SceneClassifier(**TINY)).fit(clips, y)
     save_model(fitted, tmp_path / "scenes.safetensors")
     loaded = load_model(tmp_path / "scenes.safetensors")
     assert loaded[0].normalize == normalize
     assert loaded[0].compression == compression
+    assert loaded[0].n_mels == n_mels
+    assert loaded[0].n_bins_ == loaded[-1].n_bins_ == (n_mels or 101)
     for a, b in zip(loaded[0].transform(clips), stft.transform(clips), strict=True):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(
@@ -341,6 +345,10 @@ TAMPERINGS = {
     "inflated network size": (
         lambda path: _tamper(path, edit_tree=_set_param("module__n_filters", 60_000)),
         "weight 'filter_bank.weight' is .* but the network needs",
+    ),
+    "mel bands the spectrograms did not have": (
+        lambda path: _tamper(path, edit_tree=_set_stft_param("n_mels", 20)),
+        "STFT geometry .* does not follow from .*n_mels=20",
     ),
     "edited sample rate": (
         lambda path: _tamper(
@@ -600,7 +608,9 @@ def test_run_time_parameters_in_a_file_are_ignored(pipeline, tmp_path, case):
     assert loaded.get_params(deep=False).get(name) == default
 
 
-@pytest.mark.parametrize("missing", [("normalize",), ("normalize", "compression")])
+@pytest.mark.parametrize(
+    "missing", [("normalize",), ("normalize", "compression", "n_mels")]
+)
 def test_a_file_from_before_the_feature_options_loads_without_them(tmp_path, missing):
     # Such a file was fitted on magnitudes as recorded, and does not say so.
     clips, y = _audio()
@@ -619,6 +629,7 @@ def test_a_file_from_before_the_feature_options_loads_without_them(tmp_path, mis
     loaded = load_model(path)
     assert loaded[0].normalize is None
     assert loaded[0].compression is None
+    assert loaded[0].n_mels is None
     np.testing.assert_array_equal(
         loaded.predict_proba(clips), fitted.predict_proba(clips)
     )
@@ -632,7 +643,7 @@ def test_save_model_writes_no_run_time_parameters(pipeline, tmp_path):
     with safe_open(path, framework="pt") as file:
         tree = json.loads(file.metadata()["sklearn_allconv"])["tree"]["model"]
     assert set(tree["steps"][0]["estimator"]["params"]) == {
-        "sample_rate", "window_ms", "hop_ms", "normalize", "compression",
+        "sample_rate", "window_ms", "hop_ms", "normalize", "n_mels", "compression",
         "standardize", "channel", "resample",
     }
     network = set(_clf(tree)["params"])
@@ -694,6 +705,14 @@ REFUSED_FIELDS = {
     "sample rate of a terahertz": (
         lambda p: _tamper(p, edit_tree=_set_stft_param("sample_rate", 1e12)),
         "'sample_rate' of STFTTransformer",
+    ),
+    "inflated mel bands": (
+        lambda p: _tamper(p, edit_tree=_set_stft_param("n_mels", 10**9)),
+        "'n_mels' of STFTTransformer is 1000000000",
+    ),
+    "mel bands without bins": (
+        lambda p: _tamper(p, edit_tree=_set_stft_param("n_mels", 400)),
+        "n_mels=400 at sample_rate=8000 .* leaves .* mel bands without any",
     ),
     "unknown compression": (
         lambda p: _tamper(p, edit_tree=_set_stft_param("compression", "log10")),
