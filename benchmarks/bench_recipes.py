@@ -19,6 +19,8 @@ the same folds and seeds:
 - ``pcen``: the defaults on ``STFTTransformer(compression="pcen")``
   (per-channel energy normalization, standardized per bin in each fold; the
   transformer's default, so the same as ``default``);
+- ``mel``: the defaults on ``STFTTransformer(n_mels=128)`` (PCEN of 128 mel
+  bands of the level-normalized magnitudes, standardized per band);
 - ``rms``, ``none``: the defaults on ``STFTTransformer(compression=None)`` and
   ``STFTTransformer(normalize=None, compression=None)`` (each clip's magnitudes
   divided by their root mean square, or not, and not compressed);
@@ -75,7 +77,7 @@ VALID_FRACTION = 0.2  # the estimators' default validation split
 def _recipe(name: str, n_train: int) -> dict[str, Any]:
     """The classifier's parameters of recipe ``name``; the paper's recipe and
     its variants hold out whole locations for validation, as reproduce does."""
-    if name in ("default", "log", "log-gain", "pcen", "rms", "none"):
+    if name in ("default", "log", "log-gain", "pcen", "mel", "rms", "none"):
         return {}
     if name == "paper":
         return {"recipe": "paper", "train_split": LOCATIONS_SPLIT}
@@ -107,7 +109,7 @@ def main() -> None:
             default=["paper", "default"],
             choices=[
                 "paper", "default", "best", "batch32", "updates", "log", "log-gain",
-                "pcen", "rms", "none",
+                "pcen", "mel", "rms", "none",
             ],
         )
         parser.add_argument(
@@ -138,9 +140,9 @@ def main() -> None:
         features, floor_features = [], []
         # The recipes with their own standardized features, fitted per fold
         # ("pcen" is the transformer's default: it uses ``features``).
-        own = {"none": {"normalize": None, "compression": None}}
+        own = {"none": {"normalize": None, "compression": None}, "mel": {"n_mels": 128}}
         # "rms" trains on the floor's features, the level-normalized magnitudes.
-        own_features: dict[str, list] = {"rms": floor_features, "none": []}
+        own_features: dict[str, list] = {"rms": floor_features, "none": [], "mel": []}
         for train, _ in folds:
             stft = STFTTransformer().fit(clips[train])
             features.append(stft.transform(clips))

@@ -14,7 +14,8 @@ Spectrograms are cached per clip in a temporary :class:`joblib.Memory`, so
 the four folds and the seeds compute each clip's STFT once; the statistics
 that standardize them are still those of each fold's training clips.
 
-``--set NAME=VALUE ...`` changes parameters of the classifier, to compare
+``--compression``, ``--normalize`` and ``--n-mels`` change the transformer's
+parameters; ``--set NAME=VALUE ...`` changes parameters of the classifier, to compare
 recipes on the same folds and seeds (``--set test_crops=5`` for test-time
 crop averaging); ``--augment "SpecMask(2, 20, 2, 40), Mixup(0.2)"`` trains
 with batch augmentations (calls of :mod:`sklearn_allconv.augment`'s names).
@@ -70,6 +71,14 @@ def main() -> None:
             choices=["none", "rms"],
             default=None,
             help="STFTTransformer(normalize=...) (default: the transformer's)",
+        )
+        parser.add_argument(
+            "--n-mels",
+            type=int,
+            default=None,
+            metavar="N",
+            help="STFTTransformer(n_mels=N): N mel bands of the magnitudes "
+            "before the compression (default: the transformer's, the linear bins)",
         )
         parser.add_argument(
             "--valid",
@@ -147,6 +156,7 @@ def main() -> None:
                     stft.set_params(
                         normalize=None if args.normalize == "none" else args.normalize
                     )
+                stft.set_params(n_mels=args.n_mels)
                 clf = SceneClassifier(random_state=seed, augment=augment, **changes)
                 if args.valid == "groups":
                     clf.set_params(train_split=LOCATIONS_SPLIT)
@@ -220,6 +230,7 @@ def main() -> None:
                 + " ".join(
                     [f"compression={args.compression}"] * (args.compression is not None)
                     + [f"normalize={args.normalize}"] * (args.normalize is not None)
+                    + [f"n_mels={args.n_mels}"] * (args.n_mels is not None)
                     + args.set
                     + [f"augment={augment}"] * (augment is not None)
                     + [f"test_crops={args.also_test_crops}"] * (row > 0)
@@ -241,6 +252,7 @@ def main() -> None:
             "augment": repr(augment),
             "compression": args.compression,
             "normalize": args.normalize,
+            "n_mels": args.n_mels,
             "valid": args.valid,
             "fold_class_wise_accuracy": scores,
             "epochs": epochs,

@@ -15,7 +15,8 @@ on the same folds and seeds:
   ``compression="pcen"``);
 - ``rms``: ``compression=None`` (the level-normalized magnitudes);
 - ``paper``: ``PAPER_FEATURES`` (the magnitudes as recorded);
-- ``log-gain``: ``compression="log-gain", standardize=False``.
+- ``log-gain``: ``compression="log-gain", standardize=False``;
+- ``mel64``, ``mel128``: the defaults on 64 or 128 mel bands (``n_mels``).
 
 Spectrograms are cached per chunk in a temporary :class:`joblib.Memory`.
 
@@ -46,6 +47,8 @@ FEATURES: dict[str, dict[str, Any]] = {
     "rms": {"compression": None},
     "paper": dict(PAPER_FEATURES),
     "log-gain": {"compression": "log-gain", "standardize": False},
+    "mel64": {"n_mels": 64},
+    "mel128": {"n_mels": 128},
 }
 
 

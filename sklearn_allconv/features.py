@@ -82,12 +82,13 @@ _ANALYSIS_PARAMS = (
 LOG_FLOOR = 1e-6
 
 PAPER_FEATURES: Mapping[str, Any] = MappingProxyType(
-    {"normalize": None, "compression": None}
+    {"normalize": None, "n_mels": None, "compression": None}
 )
 """The :class:`STFTTransformer` parameters of the paper's features.
 
-``STFTTransformer(**PAPER_FEATURES)`` gives the standardized magnitudes as
-recorded, without the level normalization and compression the defaults add;
+``STFTTransformer(**PAPER_FEATURES)`` gives the standardized magnitudes of the
+linear-frequency bins as recorded, without the level normalization, mel bands
+and compression the library adds;
 ``reproduce`` and ``sklearn-allconv fit --recipe paper`` use it. Read-only.
 """
 
