@@ -886,26 +886,40 @@ def mel_basis(sample_rate: float, n_fft: int, n_mels: int) -> np.ndarray:
     >>> mel_basis(16000, 400, 64).shape
     (201, 64)
     """
-    import librosa  # deferred: importing librosa takes about a second
-
-    with warnings.catch_warnings():
-        # Empty bands are reported below, as an error.
-        warnings.filterwarnings("ignore", "Empty filters", UserWarning)
-        filters = librosa.filters.mel(
-            sr=sample_rate, n_fft=n_fft, n_mels=n_mels, dtype=np.float32
-        )
-    empty = np.flatnonzero(filters.max(axis=1) <= 0)
-    if empty.size:
+    filters = _mel_filters(sample_rate, n_fft, n_mels)
+    n_empty = int((filters.max(axis=1) <= 0).sum())
+    if n_empty:
+        # More bands only make the lowest ones narrower: bisect for the most
+        # that all hold a bin.
+        low, high = 1, n_mels - 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            if (_mel_filters(sample_rate, n_fft, middle).max(axis=1) > 0).all():
+                low = middle
+            else:
+                high = middle - 1
         raise ValueError(
             f"n_mels={n_mels} at sample_rate={sample_rate:g} with a window of "
-            f"{n_fft} samples leaves {empty.size} mel bands without any STFT bin "
+            f"{n_fft} samples leaves {n_empty} mel bands without any STFT bin "
             f"(the lowest ones are narrower than the bins' spacing of "
-            f"{sample_rate / n_fft:.1f} Hz). Use fewer mel bands or raise "
-            "window_ms."
+            f"{sample_rate / n_fft:.1f} Hz). Use at most {low} mel bands, or "
+            "raise window_ms."
         )
     basis = np.ascontiguousarray(filters.T)
     basis.flags.writeable = False  # shared by all clips and threads
     return basis
+
+
+def _mel_filters(sample_rate: float, n_fft: int, n_mels: int) -> np.ndarray:
+    """:func:`librosa.filters.mel` with its defaults, (bands x bins) float32."""
+    import librosa  # deferred: importing librosa takes about a second
+
+    with warnings.catch_warnings():
+        # mel_basis reports empty bands as an error.
+        warnings.filterwarnings("ignore", "Empty filters", UserWarning)
+        return librosa.filters.mel(
+            sr=sample_rate, n_fft=n_fft, n_mels=n_mels, dtype=np.float32
+        )
 
 
 @cache

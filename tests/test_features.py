@@ -593,7 +593,7 @@ def test_mel_bands_come_after_the_rms_level_and_before_pcen():
 def test_mel_bands_without_bins_and_a_change_after_fit_are_refused():
     clips = _clips(np.random.default_rng(19), [4000])
     # 256 bands at 16 kHz: the lowest are narrower than the 40 Hz bin spacing.
-    with pytest.raises(ValueError, match="leaves 45 mel bands without any STFT bin"):
+    with pytest.raises(ValueError, match="leaves 45 mel bands .* at most 149 mel"):
         STFTTransformer(sample_rate=16000, n_mels=256).fit(clips)
     with pytest.raises(InvalidParameterError, match="'n_mels' parameter"):
         STFTTransformer(sample_rate=16000, n_mels=0).fit(clips)
