@@ -246,8 +246,9 @@ class SpecMask(BatchAugmentation):
     -----
     The defaults are Park et al.'s LibriSpeech double policy (``F = 27``,
     ``m_F = 2``, ``T = 100``, ``m_T = 2``, ``p = 1``), which was tuned for 80
-    mel bands at a 10 ms hop; the paper's features have 552 linear bins at
-    a 15 ms hop (44.1 kHz), so wider frequency masks may suit them. Time
+    mel bands at a 10 ms hop; the library's default features have 128 mel
+    bands at a 15 ms hop, and the paper's 552 linear bins (44.1 kHz), so wider
+    frequency masks may suit the latter. Time
     warping, the third SpecAugment operation, is not done.
 
     References

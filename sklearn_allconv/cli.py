@@ -980,7 +980,8 @@ def _add_fit(commands: Any) -> None:
         choices=["default", "paper"],
         default="default",
         help="the library's recipe (features normalized to each file's RMS "
-        "level and compressed with PCEN; scenes: batch 32, patience 5 epochs to "
+        "level, pooled into 128 mel bands and compressed with PCEN; scenes: "
+        "batch 32, patience 5 epochs to "
         "halve the learning rate, 20 to stop, the last epoch's weights kept, "
         "validation files drawn from every recording) or the paper's "
         "(magnitudes as recorded; scenes: batch 96, 3 and 10, the best epoch's "

@@ -44,7 +44,8 @@ class TorchSTFT(nn.Module):
     bins of the discrete Fourier transform, divided by their root mean square
     over the clip's valid frames and bins if the transformer's ``normalize``
     is ``"rms"``, pooled into mel bands by the matrix of
-    :func:`~sklearn_allconv.features.mel_basis` if it sets ``n_mels``, the
+    :func:`~sklearn_allconv.features.mel_basis` if it uses mel bands
+    (``n_mels_``), the
     transformer's ``compression``
     (``log(magnitude + LOG_FLOOR)``, for ``"log-gain"`` minus the mean over
     the clip's valid frames and bins; for ``"pcen"``, :func:`librosa.pcen`
@@ -88,7 +89,7 @@ class TorchSTFT(nn.Module):
     >>> audio = np.random.default_rng(0).standard_normal((2, 8000), np.float32)
     >>> stft = STFTTransformer(sample_rate=16000).fit(audio)
     >>> TorchSTFT(stft)(torch.from_numpy(audio)).shape
-    torch.Size([2, 32, 201])
+    torch.Size([2, 32, 128])
     """
 
     basis: torch.Tensor
@@ -107,7 +108,7 @@ class TorchSTFT(nn.Module):
         self.hop_length = int(stft.hop_length_)
         self.n_bins = int(stft.n_bins_)
         self.normalize = stft.normalize
-        self.n_mels = stft.n_mels
+        self.n_mels = stft.n_mels_
         self.compression = stft.compression
         # The DFT's bins, which are the output's unless mel bands pool them.
         self.n_stft_bins = self.n_fft // 2 + 1

@@ -599,8 +599,10 @@ _STFT_PARAMS = {
     "hop_ms": _real_in(0, _MAX_WINDOW_MS, low_open=True),
     "normalize": _one_of(None, "rms"),
     "n_mels": lambda value: (
-        None if value is None or (_is_int(value) and 1 <= value <= _MAX_BINS)
-        else f"None or an integer from 1 to {_MAX_BINS}"
+        None
+        if value is None or value == "auto"
+        or (_is_int(value) and 1 <= value <= _MAX_BINS)
+        else f"None, 'auto' or an integer from 1 to {_MAX_BINS}"
     ),
     "compression": _one_of(None, "log", "log-gain", "pcen"),
     "standardize": _BOOL,
@@ -666,7 +668,7 @@ def _restore_stft(stft: STFTTransformer, fitted: dict) -> None:
             f"its STFTTransformer parameters are invalid: {exc}"
         ) from None
     values = {key: _field(fitted, key, int) for key in _FITTED_STFT}
-    if (values["n_fft_"], values["hop_length_"], values["n_bins_"]) != geometry:
+    if (values["n_fft_"], values["hop_length_"], values["n_bins_"]) != geometry[:3]:
         raise _InvalidModel(
             f"the STFT geometry {values} does not follow from sample_rate="
             f"{stft.sample_rate}, window_ms={stft.window_ms}, hop_ms={stft.hop_ms}"
@@ -674,6 +676,7 @@ def _restore_stft(stft: STFTTransformer, fitted: dict) -> None:
         )
     for key, value in values.items():
         setattr(stft, key, value)
+    stft.n_mels_ = geometry[3]
     stft._fitted_settings = stft._analysis_settings()
     for key in ("mean_", "scale_"):
         value = fitted.get(key)

@@ -21,7 +21,7 @@ def _clips(rng, lengths, sample_rate=16000):
 )
 def test_bin_counts_follow_the_window_length(sample_rate, n_bins):
     rng = np.random.default_rng(0)
-    features = STFTTransformer(sample_rate=sample_rate).fit_transform(
+    features = STFTTransformer(sample_rate=sample_rate, n_mels=None).fit_transform(
         _clips(rng, [sample_rate // 2])
     )
     assert features[0].shape[1] == n_bins
@@ -33,7 +33,8 @@ def test_magnitudes_equal_librosa_stft(sample_rate):
     rng = np.random.default_rng(1)
     clips = _clips(rng, [sample_rate, sample_rate // 3 + 17, 1500])
     transformer = STFTTransformer(
-        sample_rate=sample_rate, normalize=None, compression=None, standardize=False
+        sample_rate=sample_rate, normalize=None, n_mels=None, compression=None,
+        standardize=False,
     )
     features = transformer.fit_transform(clips)
     n_fft, hop, _ = stft_geometry(sample_rate)
@@ -73,9 +74,16 @@ def test_frame_counts_follow_the_papers_window_and_hop(
     sample_rate, n_samples, n_frames
 ):
     clip = np.random.default_rng(n_samples).standard_normal(n_samples)
-    transformer = STFTTransformer(sample_rate=sample_rate, standardize=False)
+    transformer = STFTTransformer(
+        sample_rate=sample_rate, n_mels=None, standardize=False
+    )
     frames = transformer.fit_transform([clip.astype(np.float32)])[0]
     assert frames.shape == (n_frames, PAPER_STFT[sample_rate][2])
+    # The default mel bands change the columns, not the frames.
+    default = STFTTransformer(sample_rate=sample_rate, standardize=False)
+    assert default.fit_transform([clip.astype(np.float32)])[0].shape == (
+        n_frames, 128
+    )
 
 
 @pytest.mark.parametrize("sample_rate", [44100, 16000])
@@ -94,8 +102,8 @@ def test_magnitudes_equal_a_hand_written_dft_with_the_papers_window_and_hop(
         ]
     )
     assert reference.shape == (4, n_bins)
-    transformer = STFTTransformer(
-        sample_rate=sample_rate, normalize=None, compression=None, standardize=False
+    transformer = STFTTransformer(sample_rate=sample_rate, **PAPER_FEATURES).set_params(
+        standardize=False
     )
     frames = transformer.fit_transform([clip.astype(np.float32)])[0]
     np.testing.assert_allclose(frames, reference, rtol=1e-4, atol=1e-4)
@@ -108,7 +116,7 @@ def test_window_is_periodic_hann():
     t = np.arange(4000) / sample_rate
     tone = np.sin(2 * np.pi * (10 * sample_rate / n_fft) * t).astype(np.float32)
     frames = STFTTransformer(
-        sample_rate=sample_rate, compression=None, standardize=False
+        sample_rate=sample_rate, n_mels=None, compression=None, standardize=False
     ).fit_transform([tone])[0]
     significant = np.flatnonzero(frames[0] > 1e-3 * frames[0].max())
     np.testing.assert_array_equal(significant, [9, 10, 11])
@@ -228,14 +236,17 @@ def test_file_with_another_sample_rate_is_an_error_unless_resampling(tmp_path):
     with pytest.raises(ValueError, match=r"clip_8k\.wav.*8000 Hz.*16000 Hz"):
         STFTTransformer(sample_rate=16000).fit([path])
     features = STFTTransformer(sample_rate=16000, resample=True).fit_transform([path])
-    assert features[0].shape == (66, 201)  # 16000 samples after resampling
+    # 16000 samples after resampling; 128 mel bands
+    assert features[0].shape == (66, 128)
 
 
 def test_resampling_keeps_a_tone_where_it_was(tmp_path):
     tone = [np.sin(2 * np.pi * 1000 * np.arange(rate) / rate) for rate in (8000, 16000)]
     path = tmp_path / "tone_8k.wav"
     soundfile.write(path, 0.5 * tone[0], 8000, subtype="FLOAT")
-    stft = STFTTransformer(sample_rate=16000, compression=None, standardize=False)
+    stft = STFTTransformer(
+        sample_rate=16000, n_mels=None, compression=None, standardize=False
+    )
     resampled = stft.set_params(resample=True).fit_transform([path])[0]
     recorded = stft.fit_transform([0.5 * tone[1].astype(np.float32)])[0]
     assert resampled.shape == recorded.shape
@@ -324,9 +335,10 @@ def test_cache_tells_settings_and_file_versions_apart(tmp_path):
 
 
 def _raw(clips):
-    """The STFT magnitudes as recorded: no level normalization, no compression."""
+    """The STFT magnitudes as recorded: no level normalization, no mel bands,
+    no compression."""
     return STFTTransformer(
-        sample_rate=16000, normalize=None, compression=None, standardize=False
+        sample_rate=16000, standardize=False, **PAPER_FEATURES
     ).fit_transform(clips)
 
 
@@ -340,7 +352,8 @@ def test_log_compression_equals_a_hand_computation(compression):
     if compression == "log-gain":
         expected -= expected.mean()  # one number: over all frames and bins
     features = STFTTransformer(
-        sample_rate=16000, normalize=None, compression=compression, standardize=False
+        sample_rate=16000, normalize=None, n_mels=None, compression=compression,
+        standardize=False,
     ).fit_transform([clip])[0]
     assert features.dtype == np.float32
     assert np.isfinite(features).all()
@@ -352,7 +365,8 @@ def test_rms_normalization_equals_a_hand_computation():
     clips = _clips(rng, [6000, 3000])
     clips.append(np.zeros(3000, dtype=np.float32))  # silence stays zero
     stft = STFTTransformer(
-        sample_rate=16000, normalize="rms", compression=None, standardize=False
+        sample_rate=16000, normalize="rms", n_mels=None, compression=None,
+        standardize=False,
     )
     features_and_magnitudes = zip(stft.fit_transform(clips), _raw(clips), strict=True)
     for features, magnitudes in features_and_magnitudes:
@@ -368,15 +382,18 @@ def test_rms_normalization_equals_a_hand_computation():
     )
 
 
-def test_default_features_are_pcen_of_rms_normalized_magnitudes():
-    # The defaults, outside the paper: each clip divided by its RMS, then
-    # librosa's PCEN (on magnitudes times 2**31), then standardized per bin.
+def test_default_features_are_pcen_of_mel_bands_of_rms_normalized_magnitudes():
+    # The defaults, outside the paper: each clip divided by its RMS, pooled
+    # into librosa's 128 mel bands, then librosa's PCEN (on the bands times
+    # 2**31), then standardized per band.
     rng = np.random.default_rng(19)
     clips = _clips(rng, [9000, 5000])
     magnitudes = [m.astype(np.float64) for m in _raw(clips)]
+    filters = librosa.filters.mel(sr=16000, n_fft=400, n_mels=128)
     pcen = [
         librosa.pcen(
-            (m / np.sqrt(np.mean(m**2))).T * 2**31, sr=16000, hop_length=240
+            filters @ (m / np.sqrt(np.mean(m**2))).T * 2**31, sr=16000,
+            hop_length=240,
         ).T
         for m in magnitudes
     ]
@@ -418,7 +435,7 @@ def test_pcen_compression_is_librosa_pcen_with_its_defaults(sample_rate, level):
     clip = level * _clips(rng, [sample_rate], sample_rate)[0]
     clip[: sample_rate // 4] *= 0.01  # a quiet start, then 40 dB louder
     stft = STFTTransformer(
-        sample_rate=sample_rate, compression=None, standardize=False
+        sample_rate=sample_rate, n_mels=None, compression=None, standardize=False
     )
     magnitudes = stft.fit_transform([clip])[0]
     # librosa's documented use on audio in [-1, 1]: magnitudes times 2**31,
@@ -476,14 +493,15 @@ def test_log_gain_features_do_not_depend_on_the_clip_gain(standardize):
     clips = _clips(rng, [8000, 6000])
     louder = [10 * clip for clip in clips]
     stft = STFTTransformer(
-        sample_rate=16000, compression="log-gain", standardize=standardize
+        sample_rate=16000, n_mels=None, compression="log-gain", standardize=standardize
     ).fit(clips)
     # Up to float32 rounding, relatively largest in the weakest bins.
     for a, b in zip(stft.transform(clips), stft.transform(louder), strict=True):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-3)
     # Without the clip's mean, the gain shifts every value by log(10).
     log = STFTTransformer(
-        sample_rate=16000, normalize=None, compression="log", standardize=False
+        sample_rate=16000, normalize=None, n_mels=None, compression="log",
+        standardize=False,
     )
     shift = log.fit_transform(louder)[0] - log.transform(clips)[0]
     np.testing.assert_allclose(shift, np.log(10), atol=1e-3)
@@ -569,9 +587,7 @@ def test_mel_bands_come_after_the_rms_level_and_before_pcen():
     rng = np.random.default_rng(18)
     clip = 0.3 * _clips(rng, [24000])[0]
     clip[:8000] *= 0.01
-    magnitudes = STFTTransformer(
-        sample_rate=16000, normalize=None, compression=None, standardize=False
-    ).fit_transform([clip])[0].astype(np.float64)
+    magnitudes = _raw([clip])[0].astype(np.float64)
     # The level of the linear bins, as without mel bands.
     level = np.sqrt(np.mean(magnitudes**2))
     filters = librosa.filters.mel(sr=16000, n_fft=400, n_mels=32)
@@ -602,3 +618,16 @@ def test_mel_bands_without_bins_and_a_change_after_fit_are_refused():
     stft.set_params(n_mels=32)
     with pytest.raises(ValueError, match="n_mels from 64 to 32"):
         stft.transform(clips)
+
+
+@pytest.mark.parametrize(
+    ("sample_rate", "n_bins", "n_mels"),
+    [(8000, 101, None), (10000, 126, None), (11025, 128, 128), (44100, 128, 128)],
+)
+def test_auto_mel_bands_are_128_where_each_holds_a_bin(sample_rate, n_bins, n_mels):
+    # At 8 and 10 kHz some of 128 bands would be narrower than the 40 Hz bins:
+    # the linear bins stay.
+    clip = _clips(np.random.default_rng(20), [sample_rate // 2], sample_rate)[0]
+    stft = STFTTransformer(sample_rate=sample_rate).fit([clip])
+    assert (stft.n_bins_, stft.n_mels_) == (n_bins, n_mels)
+    assert stft.transform([clip])[0].shape[1] == n_bins

@@ -32,6 +32,7 @@ from sklearn_allconv import (
 )
 from sklearn_allconv._state_files import _tensor_digest
 from sklearn_allconv.augment import Mixup, SpecMask, TimeShift
+from sklearn_allconv.features import PAPER_FEATURES
 
 REPO = Path(__file__).resolve().parents[1]
 RATE = 8000
@@ -111,7 +112,7 @@ def test_loaded_pipeline_keeps_the_feature_settings_and_refuses_other_input(
     with pytest.raises(ValueError, match="16000 Hz but this transformer expects 8000"):
         loaded.predict([other_rate])
     features_16k = STFTTransformer(sample_rate=16000).fit_transform([np.ones(8000)])
-    with pytest.raises(ValueError, match="201 frequency bins but the model was fit"):
+    with pytest.raises(ValueError, match="128 frequency bins but the model was fit"):
         loaded[-1].predict(features_16k)
 
 
@@ -615,7 +616,7 @@ def test_a_file_from_before_the_feature_options_loads_without_them(tmp_path, mis
     # Such a file was fitted on magnitudes as recorded, and does not say so.
     clips, y = _audio()
     fitted = make_pipeline(
-        STFTTransformer(sample_rate=RATE, normalize=None, compression=None),
+        STFTTransformer(sample_rate=RATE, **PAPER_FEATURES),
         SceneClassifier(**TINY),
     ).fit(clips, y)
     path = tmp_path / "scenes.safetensors"
@@ -630,6 +631,28 @@ def test_a_file_from_before_the_feature_options_loads_without_them(tmp_path, mis
     assert loaded[0].normalize is None
     assert loaded[0].compression is None
     assert loaded[0].n_mels is None
+    np.testing.assert_array_equal(
+        loaded.predict_proba(clips), fitted.predict_proba(clips)
+    )
+
+
+def test_a_file_from_before_mel_bands_keeps_its_linear_bins(tmp_path):
+    # Saved by a release whose defaults were PCEN on the 201 linear bins at
+    # 16 kHz: without n_mels in the file it must not take today's 128 bands.
+    clips, y = _audio()
+    clips = [np.repeat(clip, 2) for clip in clips]  # read as 16 kHz
+    fitted = make_pipeline(
+        STFTTransformer(sample_rate=16000, n_mels=None), SceneClassifier(**TINY)
+    ).fit(clips, y)
+    path = tmp_path / "scenes.safetensors"
+    save_model(fitted, path)
+    _tamper(
+        path,
+        edit_tree=lambda m: m["steps"][0]["estimator"]["params"].pop("n_mels"),
+    )
+    loaded = load_model(path)
+    assert loaded[0].n_mels is None
+    assert loaded[0].n_bins_ == loaded[-1].n_bins_ == 201
     np.testing.assert_array_equal(
         loaded.predict_proba(clips), fitted.predict_proba(clips)
     )
