@@ -90,11 +90,14 @@ def speed(sample_rate: int, seconds: float, n_clips: int, repeats: int) -> dict:
             sample_rate=sample_rate, n_jobs=2, **PAPER_FEATURES
         ).fit_transform(clips),
         "STFTTransformer n_jobs=1, normalize='rms'": lambda: STFTTransformer(
-            sample_rate=sample_rate, n_jobs=1, compression=None
+            sample_rate=sample_rate, n_jobs=1, n_mels=None, compression=None
         ).fit_transform(clips),
-        "STFTTransformer n_jobs=1, defaults (rms, pcen)": lambda: STFTTransformer(
-            sample_rate=sample_rate, n_jobs=1
+        "STFTTransformer n_jobs=1, rms, pcen (linear bins)": lambda: STFTTransformer(
+            sample_rate=sample_rate, n_jobs=1, n_mels=None
         ).fit_transform(clips),
+        "STFTTransformer n_jobs=1, defaults (rms, mel, pcen)": lambda: (
+            STFTTransformer(sample_rate=sample_rate, n_jobs=1).fit_transform(clips)
+        ),
     }
     times = interleaved(candidates, repeats)
     ours = STFTTransformer(
@@ -146,7 +149,11 @@ def speed(sample_rate: int, seconds: float, n_clips: int, repeats: int) -> dict:
             times["STFTTransformer n_jobs=1"],
         ),
         "ratio_defaults_over_paper_features": paired_ratio(
-            times["STFTTransformer n_jobs=1, defaults (rms, pcen)"],
+            times["STFTTransformer n_jobs=1, defaults (rms, mel, pcen)"],
+            times["STFTTransformer n_jobs=1"],
+        ),
+        "ratio_linear_pcen_over_paper_features": paired_ratio(
+            times["STFTTransformer n_jobs=1, rms, pcen (linear bins)"],
             times["STFTTransformer n_jobs=1"],
         ),
         "max_abs_error_vs_librosa_magnitudes": magnitude_error,
@@ -307,10 +314,12 @@ def main() -> None:
             "ours n_jobs=1",
             "ours n_jobs=2",
             "ours rms",
+            "ours rms+pcen",
             "ours defaults",
             "1 / librosa",
             "2 / 1",
             "rms / 1",
+            "rms+pcen / 1",
             "defaults / 1",
             "equal",
         ],
@@ -321,6 +330,7 @@ def main() -> None:
                 r["ratio_n_jobs_1_over_librosa"],
                 r["ratio_n_jobs_2_over_n_jobs_1"],
                 r["ratio_normalize_rms_over_none"],
+                r["ratio_linear_pcen_over_paper_features"],
                 r["ratio_defaults_over_paper_features"],
                 r["equal_to_librosa"],
             ]
