@@ -23,7 +23,7 @@ from sklearn_allconv.datasets import make_domestic_tags
 clips, Y, segments = make_domestic_tags(random_state=0)
 pipe = Pipeline(
     [
-        ("stft", STFTTransformer(sample_rate=16000)),  # 201 bins per frame
+        ("stft", STFTTransformer(sample_rate=16000)),  # 128 mel bands per frame
         (
             "clf",
             AudioTagger(

@@ -27,7 +27,7 @@ from sklearn_allconv.metrics import class_wise_accuracy, per_class_table
 clips, y, locations = make_acoustic_scenes(sample_rate=16000, random_state=0)
 pipe = Pipeline(
     [
-        ("stft", STFTTransformer(sample_rate=16000)),  # 201 bins per frame
+        ("stft", STFTTransformer(sample_rate=16000)),  # 128 mel bands per frame
         (
             "clf",
             SceneClassifier(
