@@ -712,7 +712,14 @@ def _demo(args: argparse.Namespace) -> int:
     magnitudes = STFTTransformer(
         **PAPER_FEATURES, standardize=False, n_jobs=args.jobs
     ).fit_transform(clips)
-    print(f"  STFT: {magnitudes[0].shape[1]} bins per frame.", flush=True)
+    # The network's features: the library's defaults (one clip gives the shape).
+    bands = STFTTransformer().fit(clips[:1])
+    kind = "bins" if bands.n_mels_ is None else "mel bands"
+    print(
+        f"  STFT: {magnitudes[0].shape[1]} bins per frame; the network's "
+        f"features: {bands.n_bins_} {kind} (PCEN).",
+        flush=True,
+    )
     # Standardization is refitted inside each fold, as in a real evaluation.
     pipe = Pipeline(
         [

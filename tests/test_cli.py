@@ -156,7 +156,7 @@ def test_demo_cross_validates_both_tasks_on_the_built_in_data(capsys):
     ]
     scenes, tags = out.split("Domestic tags (synthetic)")
     assert "Acoustic scenes (synthetic): 128 clips" in scenes
-    assert "552 bins per frame" in scenes
+    assert "552 bins per frame; the network's features: 128 mel bands" in scenes
     header = next(line for line in scenes.splitlines() if "Network" in line)
     assert header.startswith("Acoustic scene ")
     assert "Logistic regression (mean spectrum)" in header
