@@ -913,12 +913,14 @@ def mel_basis(sample_rate: float, n_fft: int, n_mels: int) -> np.ndarray:
     >>> mel_basis(16000, 400, 64).shape
     (201, 64)
     """
-    filters = _mel_filters(sample_rate, n_fft, n_mels)
-    n_empty = int((filters.max(axis=1) <= 0).sum())
-    if n_empty:
+    # Each bin lies in the triangles of at most two neighbouring bands, so
+    # more than twice as many bands as bins cannot all hold one: checked first,
+    # so that a huge n_mels (from a model file, say) never sizes a matrix.
+    most_possible = 2 * (n_fft // 2 + 1)
+    if n_mels > most_possible or not _mels_fit(sample_rate, n_fft, n_mels):
         # More bands only make the lowest ones narrower: bisect for the most
         # that all hold a bin.
-        low, high = 1, n_mels - 1
+        low, high = 1, min(n_mels - 1, most_possible)
         while low < high:
             middle = (low + high + 1) // 2
             if _mels_fit(sample_rate, n_fft, middle):
@@ -927,11 +929,12 @@ def mel_basis(sample_rate: float, n_fft: int, n_mels: int) -> np.ndarray:
                 high = middle - 1
         raise ValueError(
             f"n_mels={n_mels} at sample_rate={sample_rate:g} with a window of "
-            f"{n_fft} samples leaves {n_empty} mel bands without any STFT bin "
-            f"(the lowest ones are narrower than the bins' spacing of "
+            f"{n_fft} samples leaves mel bands without any STFT bin (the lowest "
+            f"ones are narrower than the bins' spacing of "
             f"{sample_rate / n_fft:.1f} Hz). Use at most {low} mel bands, or "
             "raise window_ms."
         )
+    filters = _mel_filters(sample_rate, n_fft, n_mels)
     basis = np.ascontiguousarray(filters.T)
     basis.flags.writeable = False  # shared by all clips and threads
     return basis

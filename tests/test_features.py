@@ -609,10 +609,18 @@ def test_mel_bands_come_after_the_rms_level_and_before_pcen():
 def test_mel_bands_without_bins_and_a_change_after_fit_are_refused():
     clips = _clips(np.random.default_rng(19), [4000])
     # 256 bands at 16 kHz: the lowest are narrower than the 40 Hz bin spacing.
-    with pytest.raises(ValueError, match="leaves 45 mel bands .* at most 149 mel"):
+    with pytest.raises(ValueError, match="without any STFT bin .* at most 149 mel"):
         STFTTransformer(sample_rate=16000, n_mels=256).fit(clips)
     with pytest.raises(InvalidParameterError, match="'n_mels' parameter"):
         STFTTransformer(sample_rate=16000, n_mels=0).fit(clips)
+    # More than twice as many bands as the 201 bins: refused before any
+    # filter is computed.
+    with pytest.raises(ValueError, match="n_mels=100000 .* at most 149 mel"):
+        STFTTransformer(sample_rate=16000, n_mels=100_000).fit(clips)
+    # Triangles overlap: at 8 kHz 116 bands of the 101 bins all hold one.
+    with pytest.raises(ValueError, match="at most 116 mel bands"):
+        STFTTransformer(sample_rate=8000, n_mels=128).fit(clips)
+    assert STFTTransformer(sample_rate=8000, n_mels=116).fit(clips).n_bins_ == 116
     stft = STFTTransformer(sample_rate=16000, n_mels=64).fit(clips)
     assert stft.transform(clips)[0].shape == (16, 64)
     stft.set_params(n_mels=32)
