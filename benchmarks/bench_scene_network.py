@@ -74,11 +74,11 @@ def main() -> None:
         )
         parser.add_argument(
             "--n-mels",
-            type=int,
             default=None,
             metavar="N",
             help="STFTTransformer(n_mels=N): N mel bands of the magnitudes "
-            "before the compression (default: the transformer's, the linear bins)",
+            "before the compression, or 'none' for the linear bins (default: "
+            "the transformer's, 'auto')",
         )
         parser.add_argument(
             "--valid",
@@ -156,7 +156,10 @@ def main() -> None:
                     stft.set_params(
                         normalize=None if args.normalize == "none" else args.normalize
                     )
-                stft.set_params(n_mels=args.n_mels)
+                if args.n_mels is not None:
+                    stft.set_params(
+                        n_mels=None if args.n_mels == "none" else int(args.n_mels)
+                    )
                 clf = SceneClassifier(random_state=seed, augment=augment, **changes)
                 if args.valid == "groups":
                     clf.set_params(train_split=LOCATIONS_SPLIT)
