@@ -712,12 +712,12 @@ def _demo(args: argparse.Namespace) -> int:
     magnitudes = STFTTransformer(
         **PAPER_FEATURES, standardize=False, n_jobs=args.jobs
     ).fit_transform(clips)
-    # The network's features: the library's defaults (one clip gives the shape).
-    bands = STFTTransformer().fit(clips[:1])
-    kind = "bins" if bands.n_mels_ is None else "mel bands"
+    # The network's features: the library's defaults, whose shape needs no audio.
+    _, _, n_bands, n_mels = STFTTransformer()._geometry()
+    kind = "bins" if n_mels is None else "mel bands"
     print(
         f"  STFT: {magnitudes[0].shape[1]} bins per frame; the network's "
-        f"features: {bands.n_bins_} {kind} (PCEN).",
+        f"features: {n_bands} {kind} (PCEN).",
         flush=True,
     )
     # Standardization is refitted inside each fold, as in a real evaluation.

@@ -917,7 +917,10 @@ def mel_basis(sample_rate: float, n_fft: int, n_mels: int) -> np.ndarray:
     # more than twice as many bands as bins cannot all hold one: checked first,
     # so that a huge n_mels (from a model file, say) never sizes a matrix.
     most_possible = 2 * (n_fft // 2 + 1)
-    if n_mels > most_possible or not _mels_fit(sample_rate, n_fft, n_mels):
+    filters = (
+        _mel_filters(sample_rate, n_fft, n_mels) if n_mels <= most_possible else None
+    )
+    if filters is None or not _all_hold_a_bin(filters):
         # More bands only make the lowest ones narrower: bisect for the most
         # that all hold a bin.
         low, high = 1, min(n_mels - 1, most_possible)
@@ -934,7 +937,6 @@ def mel_basis(sample_rate: float, n_fft: int, n_mels: int) -> np.ndarray:
             f"{sample_rate / n_fft:.1f} Hz). Use at most {low} mel bands, or "
             "raise window_ms."
         )
-    filters = _mel_filters(sample_rate, n_fft, n_mels)
     basis = np.ascontiguousarray(filters.T)
     basis.flags.writeable = False  # shared by all clips and threads
     return basis
@@ -942,7 +944,12 @@ def mel_basis(sample_rate: float, n_fft: int, n_mels: int) -> np.ndarray:
 
 def _mels_fit(sample_rate: float, n_fft: int, n_mels: int) -> bool:
     """Whether each of ``n_mels`` bands holds at least one STFT bin."""
-    return bool((_mel_filters(sample_rate, n_fft, n_mels).max(axis=1) > 0).all())
+    return _all_hold_a_bin(_mel_filters(sample_rate, n_fft, n_mels))
+
+
+def _all_hold_a_bin(filters: np.ndarray) -> bool:
+    """Whether every band (row) of a mel filter matrix weights some bin."""
+    return bool((filters.max(axis=1) > 0).all())
 
 
 def _mel_filters(sample_rate: float, n_fft: int, n_mels: int) -> np.ndarray:
